@@ -1,0 +1,108 @@
+# Every target sets itself up: a pinned .venv (uv.lock), the JVM jars from Maven Central under
+# .local/jars, and SAM CLI and checkov in venvs of their own under .local/venvs. A second run only
+# checks the stamps. `make help` lists the targets.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+.SHELLFLAGS := -eu -o pipefail -c
+
+PYTHON ?= python3
+UV_VERSION := 0.13.8
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+STAGE ?= dev
+# The Lambda runtime (template.yaml Globals) and the interpreter `sam build` needs for it.
+LAMBDA_PYTHON := 3.13
+
+LOCAL := .local
+BOOT := $(LOCAL)/bootstrap
+UV := $(BOOT)/bin/uv
+VENV := .venv
+SAM_VENV := $(LOCAL)/venvs/sam
+CHECKOV_VENV := $(LOCAL)/venvs/checkov
+JARS := $(LOCAL)/jars
+DP := $(VENV)/bin/dp
+export UV_NATIVE_TLS := 1
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export PATH := $(abspath $(VENV))/bin:$(PATH)
+
+# pyenv keeps other interpreters beside the default one; sam build needs python$(LAMBDA_PYTHON).
+LAMBDA_PYTHON_BIN := $(firstword $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin) $(dir $(shell command -v python$(LAMBDA_PYTHON) 2>/dev/null)))
+
+.PHONY: help setup prereqs demo test lint unit integration sam-build deploy stack-down clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+prereqs: ## Check Python 3.11+, JDK 17 and Maven, with a one-line hint for what is missing
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	  || { echo "missing prerequisite: Python 3.11+ as '$(PYTHON)' (install python3.11 or set PYTHON=...)"; exit 1; }
+	@java -version 2>&1 | grep -qE 'version "17\.' \
+	  || { echo "missing prerequisite: JDK 17 as 'java' on PATH (apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@command -v mvn >/dev/null || { echo "missing prerequisite: Maven as 'mvn' (apt-get install maven)"; exit 1; }
+
+setup: prereqs $(VENV)/.stamp $(JARS)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp ## Install everything (idempotent)
+
+$(UV):
+	@echo "==> bootstrapping uv $(UV_VERSION)"
+	@$(PYTHON) -m venv $(BOOT)
+	@$(BOOT)/bin/pip install -q uv==$(UV_VERSION)
+
+$(VENV)/.stamp: pyproject.toml uv.lock | $(UV)
+	@echo "==> .venv from uv.lock"
+	@$(UV) sync --locked --quiet --python $(PYTHON)
+	@touch $@
+
+$(JARS)/.stamp: jvm/kafka/pom.xml jvm/spark/pom.xml
+	@echo "==> JVM jars from Maven Central into $(JARS)"
+	@rm -rf $(JARS)/kafka $(JARS)/spark
+	@cd jvm/kafka && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/kafka
+	@cd jvm/spark && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/spark
+	@touch $@
+
+$(SAM_VENV)/.stamp: | $(UV)
+	@echo "==> SAM CLI $(SAM_VERSION) in its own venv (it pins boto3)"
+	@$(UV) venv --quiet --allow-existing --python $(PYTHON) $(SAM_VENV)
+	@$(UV) pip install --quiet --python $(SAM_VENV)/bin/python aws-sam-cli==$(SAM_VERSION)
+	@touch $@
+
+$(CHECKOV_VENV)/.stamp: | $(UV)
+	@echo "==> checkov $(CHECKOV_VERSION) in its own venv"
+	@$(UV) venv --quiet --allow-existing --python $(PYTHON) $(CHECKOV_VENV)
+	@$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
+	@touch $@
+
+demo: setup ## Run the platform locally: stack up, the demo flows, and where to look
+	@$(DP) demo
+
+lint: setup ## ruff, ruff format, mypy, cfn-lint, sam validate --lint, checkov
+	@echo "==> ruff"; $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@echo "==> mypy"; $(VENV)/bin/mypy layers/platform functions jobs streaming bench tests
+	@echo "==> cfn-lint"; $(VENV)/bin/cfn-lint template.yaml
+	@echo "==> sam validate --lint"; $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
+	@echo "==> checkov"; $(CHECKOV_VENV)/bin/checkov --quiet --compact --framework cloudformation -f template.yaml
+
+sam-build: setup ## sam build without Docker (python$(LAMBDA_PYTHON) from pyenv)
+	@test -n "$(LAMBDA_PYTHON_BIN)" || { echo "missing prerequisite: python$(LAMBDA_PYTHON) for sam build (pyenv install $(LAMBDA_PYTHON))"; exit 1; }
+	@PATH="$(LAMBDA_PYTHON_BIN):$$PATH" $(SAM_VENV)/bin/sam build --template template.yaml
+
+test: setup lint ## Every test: lint, then pytest (unit and integration, sam build included)
+	@echo "==> pytest"
+	@SAM_CLI_BIN=$(abspath $(SAM_VENV))/bin/sam LAMBDA_PYTHON_BIN="$(LAMBDA_PYTHON_BIN)" $(VENV)/bin/pytest
+
+unit: setup ## Only the unit tests
+	@$(VENV)/bin/pytest -m unit
+
+integration: setup ## Only the integration tests (local stack, Kafka, Spark)
+	@SAM_CLI_BIN=$(abspath $(SAM_VENV))/bin/sam LAMBDA_PYTHON_BIN="$(LAMBDA_PYTHON_BIN)" $(VENV)/bin/pytest -m integration
+
+deploy: sam-build ## sam deploy with samconfig's STAGE=dev|prod, then upload the Spark job artifacts
+	@case "$(STAGE)" in dev|prod) ;; *) echo "STAGE must be dev or prod"; exit 1;; esac
+	@$(SAM_VENV)/bin/sam deploy --config-env $(STAGE)
+	@$(DP) deploy-artifacts --stack dataplatform-$(STAGE)
+
+stack-down: ## Stop the local stack (state is kept under .local/)
+	@test ! -x $(DP) || $(DP) stack down
+
+clean: stack-down ## Remove build output and the local stack's state (keeps the venvs and jars)
+	@rm -rf .aws-sam $(LOCAL)/stack $(LOCAL)/aws $(LOCAL)/kafka

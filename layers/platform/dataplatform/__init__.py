@@ -1,0 +1,1 @@
+"""The data platform\x27s shared domain package."""

@@ -1,0 +1,22 @@
+"""boto3 clients for the configured profile: real AWS, or moto server through its endpoint."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from dataplatform.settings import LOCAL_CREDENTIALS, Settings
+
+_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+
+
+def client(service: str, settings: Settings) -> Any:
+    """A boto3 client for `service`; on the local profile it talks to moto with dummy credentials."""
+    kwargs: dict[str, Any] = {"region_name": settings.region, "config": _RETRIES}
+    if settings.is_local:
+        kwargs["endpoint_url"] = settings.endpoint_url
+        kwargs["aws_access_key_id"] = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]
+        kwargs["aws_secret_access_key"] = LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    return boto3.session.Session().client(service, **kwargs)

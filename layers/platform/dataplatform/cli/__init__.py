@@ -1,0 +1,1 @@
+"""`dp`, the platform's command line tool."""

@@ -1,0 +1,190 @@
+"""`dp`: the local stack, docker-free invocation of functions, the smoke flow and the demo."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from dataplatform.local.paths import project_root
+from dataplatform.local.processes import StackError
+from dataplatform.local.stack import LocalStack
+from dataplatform.sam.invoke import EventFileError, EventMismatchError
+from dataplatform.sam.template import TemplateError
+from dataplatform.settings import Profile, SettingsError, parse_profile
+
+app = typer.Typer(help="The data platform's command line tool.", no_args_is_help=True, add_completion=False)
+stack_app = typer.Typer(help="The local stack: moto as the local AWS, a Kafka broker, the event dispatcher.")
+app.add_typer(stack_app, name="stack")
+out = Console()
+err = Console(stderr=True)
+
+BAD_INPUT = 2
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _progress(message: str) -> None:
+    out.print(f"[cyan]>[/] {message}", highlight=False)
+
+
+@stack_app.command("up")
+def stack_up(
+    schedules: Annotated[
+        bool, typer.Option("--schedules", help="Fire the template's schedules too.")
+    ] = False,
+) -> None:
+    """Start the local stack (idempotent) and wire the template's event sources onto it."""
+    try:
+        settings = LocalStack().up(schedules=schedules, progress=_progress)
+    except StackError as exc:
+        _fail(str(exc))
+    out.print(f"[green]stack up[/]: AWS at {settings.endpoint_url}, Kafka at {settings.kafka_bootstrap}")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop every part; the lake, the catalog and Kafka's topics are kept under .local/."""
+    LocalStack().down(progress=_progress)
+    out.print("[green]stack down[/]")
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Each part's state, and the events waiting in each function's dead-letter queue."""
+    stack = LocalStack()
+    table = Table("part", "state", "pid", "detail")
+    colours = {"running": "green", "stopped": "yellow", "crashed": "bold red"}
+    statuses = stack.status()
+    for part in statuses:
+        table.add_row(part.name, f"[{colours[part.state]}]{part.state}[/]", str(part.pid or ""), part.detail)
+    out.print(table)
+    for function, count in stack.dead_letters().items():
+        style = "bold red" if count else "green"
+        out.print(f"dead letters of {function}: [{style}]{count}[/]")
+    if any(p.state == "crashed" for p in statuses):
+        raise typer.Exit(1)
+
+
+@app.command("invoke")
+def invoke(
+    function: Annotated[str, typer.Argument(help="Logical id of the function in the template.")],
+    event: Annotated[
+        Path, typer.Option("--event", "-e", help="Event JSON file, as for `sam local invoke -e`.")
+    ],
+    profile: Annotated[
+        str, typer.Option(help="local (the local stack) or aws (the deployed stack).")
+    ] = "local",
+    template: Annotated[Path | None, typer.Option(help="SAM template; the project's by default.")] = None,
+    endpoint_url: Annotated[
+        str | None, typer.Option(help="Local AWS endpoint; the running stack's by default.")
+    ] = None,
+    stack_name: Annotated[
+        str, typer.Option("--stack", help="Deployed stack (profile aws).")
+    ] = "dataplatform-dev",
+) -> None:
+    """Run a function's handler in this process with an event file: `sam local invoke` without Docker."""
+    from dataplatform.sam.functions import find_function, function_specs
+    from dataplatform.sam.invoke import read_event
+    from dataplatform.sam.template import load_template
+
+    try:
+        chosen = parse_profile(profile)
+        template_path = (template or project_root() / "template.yaml").resolve()
+        spec = find_function(function_specs(load_template(template_path), template_path.parent), function)
+        payload = read_event(event)
+        result = (
+            _invoke_local(spec, payload, template_path, endpoint_url)
+            if chosen is Profile.LOCAL
+            else _invoke_aws(spec, payload, stack_name)
+        )
+    except (TemplateError, EventFileError, EventMismatchError, SettingsError, StackError) as exc:
+        _fail(str(exc), BAD_INPUT)
+    out.print_json(json.dumps(result, default=str))
+
+
+def _invoke_local(spec: Any, payload: dict[str, Any], template_path: Path, endpoint_url: str | None) -> Any:
+    """Explicit --endpoint-url, else AWS_ENDPOINT_URL, else the running local stack's endpoint."""
+    from dataplatform.local.deployment import LocalDeployment
+    from dataplatform.local.runtime import invoke_locally
+    from dataplatform.settings import AWS_ENDPOINT_URL, load_settings
+
+    stack = LocalStack(template=template_path)
+    endpoint = endpoint_url or os.environ.get(AWS_ENDPOINT_URL) or stack.endpoint_url()
+    settings = load_settings(profile="local", endpoint_url=endpoint, kafka_bootstrap=stack.kafka_bootstrap())
+    return invoke_locally(spec, payload, LocalDeployment(template_path, endpoint), settings)
+
+
+def _invoke_aws(spec: Any, payload: dict[str, Any], stack_name: str) -> Any:
+    from dataplatform.sam.deployed import deployed_context
+    from dataplatform.sam.invoke import invoke_function
+    from dataplatform.sam.template import resolve
+    from dataplatform.settings import load_settings
+
+    settings = load_settings(profile="aws")
+    context, physical = deployed_context(stack_name, settings)
+    env = {k: str(v) for k, v in resolve(dict(spec.environment), context).items()}
+    name = physical.get(spec.logical_id, spec.logical_id)
+    return invoke_function(
+        spec, payload, env, function_name=name, account_id=context.pseudo["AWS::AccountId"]
+    )
+
+
+@app.command("smoke")
+def smoke() -> None:
+    """Run the smoke flow against the running local stack."""
+    _run_smoke(LocalStack())
+
+
+def _run_smoke(stack: LocalStack) -> None:
+    from dataplatform.local.smoke import SmokeError, run_smoke
+    from dataplatform.spark.session import build_session
+
+    settings = stack.settings()
+    sessions: list[Any] = []
+
+    def spark() -> Any:
+        sessions.append(build_session("dp-smoke", settings, master="local[2]"))
+        return sessions[-1]
+
+    try:
+        results = run_smoke(settings, spark, step=lambda name: _progress(f"smoke: {name}"))
+    except SmokeError as exc:
+        _fail(f"smoke flow failed: {exc}")
+    finally:
+        for session in sessions:
+            session.stop()
+    for result in results:
+        out.print(f"  [green]ok[/] {result.name} ({result.seconds:.1f}s): {result.detail}", highlight=False)
+
+
+@app.command("demo")
+def demo() -> None:
+    """Bring the local stack up, run every demo flow with progress, and say where to look."""
+    stack = LocalStack()
+    try:
+        settings = stack.up(progress=_progress)
+    except StackError as exc:
+        _fail(str(exc))
+    _run_smoke(stack)
+    out.rule("where to look")
+    out.print(
+        f"local AWS (moto):  {settings.endpoint_url}  (e.g. aws --endpoint-url {settings.endpoint_url} s3 ls)"
+    )
+    out.print(f"Kafka bootstrap:   {settings.kafka_bootstrap}")
+    out.print(f"raw bucket:        s3://{settings.raw_bucket}")
+    out.print(f"stack state, logs: {stack.paths.run}")
+    out.print("next: `dp stack status`, `dp invoke FUNCTION -e events/...`, `dp stack down`")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    sys.exit(app())

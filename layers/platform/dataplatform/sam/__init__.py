@@ -1,0 +1,1 @@
+"""Reading `template.yaml` the way CloudFormation and SAM would: for `dp invoke` and the local stack."""

@@ -1,0 +1,130 @@
+"""The one place that reads configuration.
+
+Env variable names are constants here; domain code takes a `Settings` (or plain arguments) and never
+reads `os.environ` itself. Explicit arguments beat the environment, which beats the defaults.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
+
+DP_PROFILE = "DP_PROFILE"
+DP_STAGE = "DP_STAGE"
+AWS_REGION = "AWS_REGION"
+AWS_DEFAULT_REGION = "AWS_DEFAULT_REGION"
+AWS_ENDPOINT_URL = "AWS_ENDPOINT_URL"
+AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+DP_RAW_BUCKET = "DP_RAW_BUCKET"
+DP_CURATED_BUCKET = "DP_CURATED_BUCKET"
+DP_ARTIFACTS_BUCKET = "DP_ARTIFACTS_BUCKET"
+DP_EVENT_BUS = "DP_EVENT_BUS"
+DP_KAFKA_BOOTSTRAP = "DP_KAFKA_BOOTSTRAP"
+
+DEFAULT_REGION = "us-east-1"
+# moto accepts any credentials; these only keep SDKs from searching for real ones.
+LOCAL_CREDENTIALS = {AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing"}
+
+
+class Profile(StrEnum):
+    """Which adapters to use: real AWS, or the local stack on loopback."""
+
+    AWS = "aws"
+    LOCAL = "local"
+
+
+class SettingsError(ValueError):
+    """The configuration is incomplete or contradictory."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    profile: Profile = Profile.AWS
+    region: str = DEFAULT_REGION
+    stage: str = "dev"
+    endpoint_url: str | None = None
+    raw_bucket: str | None = None
+    curated_bucket: str | None = None
+    artifacts_bucket: str | None = None
+    event_bus: str | None = None
+    kafka_bootstrap: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return self.profile is Profile.LOCAL
+
+    def require(self, name: str) -> str:
+        """The value of a setting that this caller cannot do without."""
+        value = getattr(self, name)
+        if not value:
+            raise SettingsError(f"setting {name!r} is not configured (profile {self.profile.value})")
+        return str(value)
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy in which every override that is not None wins."""
+        return replace(self, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def resolve_choice(
+    explicit: str | None, env: Mapping[str, str], name: str, default: str | None = None
+) -> str | None:
+    """Explicit argument, else the environment variable `name`, else the default."""
+    if explicit is not None:
+        return explicit
+    return env.get(name) or default
+
+
+def parse_profile(value: str | None) -> Profile:
+    try:
+        return Profile((value or Profile.AWS.value).lower())
+    except ValueError:
+        allowed = ", ".join(p.value for p in Profile)
+        raise SettingsError(f"{DP_PROFILE}={value!r} is not one of: {allowed}") from None
+
+
+def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
+    """Settings from the environment, with explicit keyword arguments winning."""
+    env = os.environ if env is None else env
+    profile = parse_profile(resolve_choice(explicit.pop("profile", None), env, DP_PROFILE))
+    endpoint = resolve_choice(explicit.pop("endpoint_url", None), env, AWS_ENDPOINT_URL)
+    if profile is Profile.LOCAL and not endpoint:
+        raise SettingsError(f"profile local needs {AWS_ENDPOINT_URL} (start the stack with `dp stack up`)")
+    base = Settings(
+        profile=profile,
+        region=resolve_choice(None, env, AWS_REGION) or env.get(AWS_DEFAULT_REGION) or DEFAULT_REGION,
+        stage=resolve_choice(None, env, DP_STAGE, "dev") or "dev",
+        endpoint_url=endpoint,
+        raw_bucket=env.get(DP_RAW_BUCKET),
+        curated_bucket=env.get(DP_CURATED_BUCKET),
+        artifacts_bucket=env.get(DP_ARTIFACTS_BUCKET),
+        event_bus=env.get(DP_EVENT_BUS),
+        kafka_bootstrap=env.get(DP_KAFKA_BOOTSTRAP),
+    )
+    return base.with_overrides(**explicit)
+
+
+def settings_env(settings: Settings) -> dict[str, str]:
+    """The environment that makes `load_settings()` in another process return these settings."""
+    env = {
+        DP_PROFILE: settings.profile.value,
+        AWS_REGION: settings.region,
+        AWS_DEFAULT_REGION: settings.region,
+    }
+    env[DP_STAGE] = settings.stage
+    optional = {
+        AWS_ENDPOINT_URL: settings.endpoint_url,
+        DP_RAW_BUCKET: settings.raw_bucket,
+        DP_CURATED_BUCKET: settings.curated_bucket,
+        DP_ARTIFACTS_BUCKET: settings.artifacts_bucket,
+        DP_EVENT_BUS: settings.event_bus,
+        DP_KAFKA_BOOTSTRAP: settings.kafka_bootstrap,
+    }
+    env.update({k: v for k, v in optional.items() if v})
+    if settings.is_local:
+        env.update(LOCAL_CREDENTIALS)
+    return env

@@ -1,0 +1,1 @@
+"""Spark sessions for the job files, which run unchanged on local PySpark and EMR Serverless."""
