@@ -22,8 +22,8 @@ from dataplatform.settings import Profile, SettingsError, parse_profile
 app = typer.Typer(help="The data platform's command line tool.", no_args_is_help=True, add_completion=False)
 stack_app = typer.Typer(help="The local stack: moto as the local AWS, a Kafka broker, the event dispatcher.")
 app.add_typer(stack_app, name="stack")
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 BAD_INPUT = 2
 

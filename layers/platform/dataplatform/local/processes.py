@@ -80,16 +80,19 @@ class ManagedProcess:
         )
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        """SIGTERM the process group, wait, then SIGKILL what is left; the pid file goes either way."""
+        """SIGTERM the process group, wait, then SIGKILL what is left; the pid file goes either way.
+
+        The whole group, because a part's leader may have died (a crash) and left children behind.
+        """
         pid = self.pid()
-        if pid is not None and _alive(pid):
-            _signal_group(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout_s
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            _signal_group(pid, signal.SIGKILL)
-            while _alive(pid) and time.monotonic() < deadline + 5:
-                time.sleep(0.05)
+        if pid is not None:
+            for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+                if not _group_members(pid):
+                    break
+                _signal_group(pid, sig)
+                deadline = time.monotonic() + wait_s
+                while _group_members(pid) and time.monotonic() < deadline:
+                    time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
 
     def log_tail(self, lines: int = 20) -> str:
@@ -112,6 +115,21 @@ def _alive(pid: int) -> bool:
     except OSError:
         return True
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of the process group `pgid`."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

@@ -1,0 +1,91 @@
+"""Shared fixtures: moto in-process for unit tests, one local stack and one Spark session per run.
+
+Every process a fixture starts (moto server, Kafka broker, dispatcher, Spark's JVM) is stopped in its
+finalizer, also when the tests fail.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from dataplatform.local.paths import LocalPaths, project_root
+from dataplatform.local.stack import LocalStack
+from dataplatform.settings import Profile, Settings
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+ROOT = project_root()
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def load_event(path: str) -> dict[str, Any]:
+    """An event file: `events/<function>/<name>.json`, or one under tests/fixtures/events."""
+    candidate = ROOT / "events" / path
+    if not candidate.is_file():
+        candidate = FIXTURES / "events" / path
+    event: dict[str, Any] = json.loads(candidate.read_text())
+    return event
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests under tests/integration are `integration`, all others `unit`."""
+    for item in items:
+        marker = "integration" if "integration" in Path(str(item.fspath)).parts else "unit"
+        item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def mocked_aws(aws_credentials: None) -> Iterator[Settings]:
+    """moto in this process; the settings reach it as if it were AWS."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield Settings(profile=Profile.AWS)
+
+
+@pytest.fixture(scope="session")
+def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The real local stack (moto server, Kafka broker, dispatcher) on free loopback ports."""
+    stack = LocalStack(paths=LocalPaths(tmp_path_factory.mktemp("local-stack")))
+    try:
+        stack.up()
+        yield stack
+    finally:
+        stack.down()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(local_stack: LocalStack) -> Settings:
+    return local_stack.settings()
+
+
+@pytest.fixture(scope="session")
+def spark(stack_settings: Settings) -> Iterator[SparkSession]:
+    """One Spark session for the whole run, on the local stack's Glue catalog."""
+    from dataplatform.spark.session import build_session
+
+    session = build_session("dp-tests", stack_settings, master="local[2]")
+    session.sparkContext.setLogLevel("ERROR")
+    try:
+        yield session
+    finally:
+        session.stop()

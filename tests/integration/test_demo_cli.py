@@ -1,0 +1,33 @@
+"""`dp demo` and `dp stack down` as a newcomer runs them (through `make demo`), in a state dir of their own."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from dataplatform.local.paths import LocalPaths
+from dataplatform.local.processes import _group_members
+from dataplatform.local.stack import LocalStack
+
+from tests.conftest import ROOT
+
+DP = str(Path(sys.executable).parent / "dp")
+
+
+def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -> None:
+    env = {**os.environ, "DP_LOCAL_DIR": str(tmp_path)}
+    stack = LocalStack(paths=LocalPaths(tmp_path))
+    try:
+        demo = subprocess.run([DP, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert demo.returncode == 0, demo.stdout + demo.stderr
+        assert demo.stdout.count("  ok ") == 3
+        assert "where to look" in demo.stdout
+        pids = [p.pid for p in stack.status() if p.pid]
+        assert len(pids) == 3
+
+        status = subprocess.run([DP, "stack", "status"], cwd=ROOT, env=env, capture_output=True, text=True)
+        assert status.returncode == 0 and status.stdout.count("running") == 3
+    finally:
+        down = subprocess.run([DP, "stack", "down"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert down.returncode == 0
+    assert all(not _group_members(pid) for pid in pids)
