@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from dataplatform.local.paths import LocalPaths, project_root
 from dataplatform.local.stack import LocalStack
 from dataplatform.settings import Profile, Settings

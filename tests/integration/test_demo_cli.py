@@ -8,7 +8,6 @@ from pathlib import Path
 from dataplatform.local.paths import LocalPaths
 from dataplatform.local.processes import _group_members
 from dataplatform.local.stack import LocalStack
-
 from tests.conftest import ROOT
 
 DP = str(Path(sys.executable).parent / "dp")

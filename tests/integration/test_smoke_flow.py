@@ -1,9 +1,10 @@
 """The smoke flow on the real local stack: Kafka, S3 -> EventBridge -> SQS, and Iceberg both ways."""
 
+from pyspark.sql import SparkSession
+
 from dataplatform.local.smoke import kafka_roundtrip, run_smoke
 from dataplatform.local.stack import LocalStack
 from dataplatform.settings import Settings
-from pyspark.sql import SparkSession
 
 
 def test_every_part_of_the_stack_is_running(local_stack: LocalStack) -> None:

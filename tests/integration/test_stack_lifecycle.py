@@ -14,11 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from dataplatform.aws import client
 from dataplatform.local.paths import LocalPaths
 from dataplatform.local.processes import _group_members
 from dataplatform.local.stack import KAFKA, LocalStack
-
 from tests.conftest import FIXTURES
 
 

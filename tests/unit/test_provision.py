@@ -11,7 +11,6 @@ from dataplatform.local.provision import (
     wire_functions,
 )
 from dataplatform.settings import Settings
-
 from tests.conftest import FIXTURES, ROOT, load_event
 
 

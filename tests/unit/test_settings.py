@@ -1,4 +1,5 @@
 import pytest
+
 from dataplatform.settings import (
     AWS_ENDPOINT_URL,
     DP_PROFILE,

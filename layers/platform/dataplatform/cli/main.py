@@ -186,5 +186,24 @@ def demo() -> None:
     out.print("next: `dp stack status`, `dp invoke FUNCTION -e events/...`, `dp stack down`")
 
 
+@app.command("deploy-artifacts")
+def deploy_artifacts(
+    stack_name: Annotated[
+        str, typer.Option("--stack", help="The deployed stack whose artifacts bucket to fill.")
+    ],
+) -> None:
+    """Upload the Spark jobs, the package zip and the Kafka jars to the stack's artifacts bucket."""
+    from dataplatform.aws import client
+    from dataplatform.local.paths import LocalPaths
+    from dataplatform.settings import load_settings
+    from dataplatform.spark.artifacts import upload_spark_artifacts
+
+    settings = load_settings(profile="aws")
+    outputs = client("cloudformation", settings).describe_stacks(StackName=stack_name)["Stacks"][0]["Outputs"]
+    bucket = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "ArtifactsBucketName")
+    keys = upload_spark_artifacts(settings, bucket, project_root(), LocalPaths.default().jars / "spark")
+    out.print(f"uploaded {len(keys)} artifacts to s3://{bucket}/")
+
+
 def main() -> None:  # pragma: no cover - console entry point
     sys.exit(app())

@@ -1,0 +1,47 @@
+"""`make deploy` uploads what EMR Serverless job runs need, at the keys their parameters name."""
+
+import io
+import zipfile
+from pathlib import Path
+
+from dataplatform.aws import client
+from dataplatform.settings import Settings
+from dataplatform.spark.artifacts import package_zip, upload_spark_artifacts
+from dataplatform.spark.session import emr_spark_submit_parameters
+from tests.conftest import ROOT
+
+
+def test_the_package_zip_has_the_domain_code_but_not_the_local_tooling() -> None:
+    names = zipfile.ZipFile(io.BytesIO(package_zip(ROOT / "layers/platform/dataplatform"))).namelist()
+    assert "dataplatform/settings.py" in names and "dataplatform/spark/session.py" in names
+    assert not [
+        n for n in names if n.startswith(("dataplatform/local/", "dataplatform/cli/", "dataplatform/sam/"))
+    ]
+
+
+def test_uploads_land_where_the_job_parameters_point(mocked_aws: Settings, tmp_path: Path) -> None:
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    for name in (
+        "spark-sql-kafka-0-10_2.12-3.5.7.jar",
+        "kafka-clients-3.4.1.jar",
+        "iceberg-aws-bundle-1.10.1.jar",
+    ):
+        (jars / name).write_bytes(b"jar")
+    client("s3", mocked_aws).create_bucket(Bucket="artifacts")
+
+    keys = upload_spark_artifacts(mocked_aws, "artifacts", ROOT, jars)
+
+    assert "spark/python/dataplatform.zip" in keys
+    assert "spark/jars/iceberg-aws-bundle-1.10.1.jar" not in keys  # EMR ships its own Iceberg
+    parameters = emr_spark_submit_parameters(
+        mocked_aws.with_overrides(curated_bucket="c"),
+        "s3://artifacts/spark",
+        [p.name for p in jars.iterdir()],
+    )
+    named = {
+        p.removeprefix("s3://artifacts/")
+        for p in parameters.replace(",", " ").split()
+        if "s3://artifacts/" in p
+    }
+    assert named and named <= set(keys)
