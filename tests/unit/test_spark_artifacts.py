@@ -39,9 +39,6 @@ def test_uploads_land_where_the_job_parameters_point(mocked_aws: Settings, tmp_p
         "s3://artifacts/spark",
         [p.name for p in jars.iterdir()],
     )
-    named = {
-        p.removeprefix("s3://artifacts/")
-        for p in parameters.replace(",", " ").split()
-        if "s3://artifacts/" in p
-    }
+    uris = parameters.replace(",", " ").replace("=", " ").split()
+    named = {u.removeprefix("s3://artifacts/") for u in uris if u.startswith("s3://artifacts/")}
     assert named and named <= set(keys)
