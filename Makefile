@@ -56,8 +56,8 @@ $(VENV)/.stamp: pyproject.toml uv.lock | $(UV)
 $(JARS)/.stamp: jvm/kafka/pom.xml jvm/spark/pom.xml
 	@echo "==> JVM jars from Maven Central into $(JARS)"
 	@rm -rf $(JARS)/kafka $(JARS)/spark
-	@cd jvm/kafka && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/kafka
-	@cd jvm/spark && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/spark
+	@cd jvm/kafka && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/kafka
+	@cd jvm/spark && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/spark
 	@touch $@
 
 $(SAM_VENV)/.stamp: | $(UV)

@@ -26,7 +26,7 @@ def dp_invoke(*args: str) -> tuple[int, str, str]:
 def test_the_handler_runs_with_the_templates_environment_and_a_context() -> None:
     code, out, _ = dp_invoke("GreeterFunction", "-e", str(FIXTURES / "events/greeted.json"))
     assert code == 0
-    assert json.loads(out) == {
+    assert json.loads(out.splitlines()[-1]) == {
         "message": "hello Ada",
         "function": "dataplatform-local-GreeterFunction",
         "bucket_arn": "arn:aws:s3:::dataplatform-local-fixture-123456789012",

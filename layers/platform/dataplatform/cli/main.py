@@ -109,7 +109,8 @@ def invoke(
         )
     except (TemplateError, EventFileError, EventMismatchError, SettingsError, StackError) as exc:
         _fail(str(exc), BAD_INPUT)
-    out.print_json(json.dumps(result, default=str))
+    # The handler's own logs come first; the result is the last line, as with `sam local invoke`.
+    print(json.dumps(result, default=str))
 
 
 def _invoke_local(spec: Any, payload: dict[str, Any], template_path: Path, endpoint_url: str | None) -> Any:
@@ -184,6 +185,38 @@ def demo() -> None:
     out.print(f"raw bucket:        s3://{settings.raw_bucket}")
     out.print(f"stack state, logs: {stack.paths.run}")
     out.print("next: `dp stack status`, `dp invoke FUNCTION -e events/...`, `dp stack down`")
+
+
+sample_app = typer.Typer(help="Sample data on the local stack, shaped as the real sources deliver it.")
+app.add_typer(sample_app, name="sample")
+
+
+@sample_app.command("rds-export")
+def sample_rds_export(
+    sf: Annotated[float, typer.Option("--sf", help="TPC-H scale factor.")] = 0.01,
+    day: Annotated[str, typer.Option("--date", help="Snapshot date, YYYY-MM-DD.")] = "2026-11-01",
+) -> None:
+    """Write a TPC-H database to the local raw bucket as an RDS snapshot export (export_info last)."""
+    from datetime import date
+
+    from dataplatform.aws import client
+    from dataplatform.samples.rds_export import generate_tpch, write_rds_export
+
+    stack = LocalStack()
+    try:
+        settings = stack.settings()
+    except StackError as exc:
+        _fail(str(exc))
+    bucket, s3 = settings.require("raw_bucket"), client("s3", settings)
+    _progress(f"generating TPC-H SF {sf:g} with tpchgen-cli")
+    tpch = generate_tpch(sf, stack.paths.root / "samples" / "tpch")
+    _progress(f"writing the RDS export of {day} to s3://{bucket}/")
+    export = write_rds_export(
+        lambda k, b: s3.put_object(Bucket=bucket, Key=k, Body=b), tpch, date.fromisoformat(day), bucket
+    )
+    out.print(
+        f"[green]export {export.export_id}[/]: {export.files} files, rows {export.rows}; s3://{bucket}/{export.info_key}"
+    )
 
 
 @app.command("deploy-artifacts")

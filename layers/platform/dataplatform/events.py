@@ -1,0 +1,74 @@
+"""Events on the platform bus: their shapes, and one adapter that puts them.
+
+Template rules match on `source` and `detail-type`; tests/unit/test_event_rules.py checks every rule in
+template.yaml against what these models emit.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict
+
+SOURCE_PREFIX = "dataplatform"
+
+
+class PlatformEvent(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    source: ClassVar[str]
+    detail_type: ClassVar[str]
+
+    def entry(self, bus: str) -> dict[str, str]:
+        """The PutEvents entry for this event."""
+        return {
+            "EventBusName": bus,
+            "Source": self.source,
+            "DetailType": self.detail_type,
+            "Detail": self.model_dump_json(),
+        }
+
+
+class CatalogedTable(BaseModel):
+    table: str
+    snapshot_id: int
+    record_count: int
+    file_count: int
+
+
+class SnapshotCataloged(PlatformEvent):
+    """An RDS snapshot export became raw Iceberg tables."""
+
+    source: ClassVar[str] = f"{SOURCE_PREFIX}.snapshot_catalog"
+    detail_type: ClassVar[str] = "SnapshotCataloged"
+
+    export_id: str
+    snapshot_time: datetime
+    source_arn: str
+    tables: list[CatalogedTable]
+
+
+class RawDataLanded(PlatformEvent):
+    """New data was committed to a raw table."""
+
+    source: ClassVar[str] = f"{SOURCE_PREFIX}.ingest"
+    detail_type: ClassVar[str] = "RawDataLanded"
+
+    table: str
+    snapshot_id: int
+    run_id: str
+    record_count: int
+
+
+class EventPublisher:
+    """Puts platform events on the bus; fails loudly if EventBridge refuses any entry."""
+
+    def __init__(self, events_client: Any, bus: str) -> None:
+        self._events = events_client
+        self._bus = bus
+
+    def publish(self, event: PlatformEvent) -> None:
+        response = self._events.put_events(Entries=[event.entry(self._bus)])
+        if response.get("FailedEntryCount", 0):
+            raise RuntimeError(f"EventBridge refused {event.detail_type}: {response['Entries']}")

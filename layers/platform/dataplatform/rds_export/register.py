@@ -1,0 +1,162 @@
+"""Stage every table's Iceberg commit first, then commit them: all tables of an export, or none.
+
+Glue has no transaction across tables, so everything that can fail on the data (schema evolution,
+file compatibility) happens while staging, before the first commit. Each table's commit is one
+snapshot that replaces the table's content with the export's files (no data is rewritten), carries the
+export id in its summary, and tags the snapshot with the export date. A table that already has a
+snapshot of this export is left alone, so a retry of a partly committed export converges.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io.pyarrow import (
+    _check_pyarrow_schema_compatible,
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
+from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.table import Table, TableProperties, Transaction
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update.snapshot import ManageSnapshots
+
+from dataplatform.rds_export.files import ExportFile, TableExport
+from dataplatform.rds_export.manifest import ExportInfo, ExportRejected
+
+EXPORT_ID = "dp.export-id"
+SNAPSHOT_TIME = "dp.snapshot-time"
+SOURCE_ARN = "dp.source-arn"
+RUN_ID = "dp.run-id"
+ORIGINAL_TYPE = "rds.original-type."
+
+
+@dataclass(frozen=True)
+class StagedTable:
+    identifier: str
+    transaction: Transaction | None  # None: already registered (or stale), nothing to commit
+    snapshot_id: int
+    record_count: int
+    file_count: int
+    outcome: str  # registered | already-registered | stale
+
+
+def export_tag(info: ExportInfo) -> str:
+    return f"export-{info.snapshot_time:%Y-%m-%d}"
+
+
+def snapshot_of_export(table: Table, export_id: str) -> int | None:
+    for snapshot in table.snapshots():
+        if snapshot.summary is not None and snapshot.summary.get(EXPORT_ID) == export_id:
+            return snapshot.snapshot_id
+    return None
+
+
+def _data_file(metadata: TableMetadata, file: ExportFile) -> DataFile:
+    """The DataFile of an export file, from the footer already read; the file stays where RDS put it."""
+    schema = metadata.schema()
+    arrow_schema = file.footer.schema.to_arrow_schema()
+    try:
+        _check_pyarrow_schema_compatible(schema, arrow_schema, format_version=metadata.format_version)
+    except ValueError as exc:
+        raise ExportRejected("schema-incompatible", f"{file.path} does not fit the table: {exc}") from exc
+    statistics = data_file_statistics_from_parquet_metadata(
+        parquet_metadata=file.footer,
+        stats_columns=compute_statistics_plan(schema, metadata.properties),
+        parquet_column_mapping=parquet_path_to_id_mapping(schema),
+    )
+    return DataFile.from_args(
+        content=DataFileContent.DATA,
+        file_path=file.path,
+        file_format=FileFormat.PARQUET,
+        partition=statistics.partition(metadata.spec(), schema),
+        file_size_in_bytes=file.size,
+        sort_order_id=None,
+        spec_id=metadata.default_spec_id,
+        equality_ids=None,
+        key_metadata=None,
+        **statistics.to_serialized_dict(),
+    )
+
+
+def _table_properties(export: TableExport) -> dict[str, str]:
+    """The source's original types, which staging needs to cast the strings RDS exported."""
+    props = {
+        f"{ORIGINAL_TYPE}{m.column_name}": m.original_type
+        for m in export.status.schema_metadata.original_type_mappings
+    }
+    props["rds.source-table"] = export.status.target
+    return props
+
+
+def _begin(
+    catalog: Catalog, export: TableExport, info: ExportInfo
+) -> tuple[Transaction, list[DataFile]] | StagedTable:
+    """A transaction on the existing table (schema evolved) or a create-table transaction."""
+    try:
+        table = catalog.load_table(export.identifier)
+    except NoSuchTableError:
+        return catalog.create_table_transaction(export.identifier, schema=export.arrow_schema), []
+    registered = snapshot_of_export(table, info.export_id)
+    if registered is not None:
+        return StagedTable(
+            export.identifier, None, registered, export.record_count, len(export.files), "already-registered"
+        )
+    current = table.current_snapshot()
+    current_time = current.summary.get(SNAPSHOT_TIME) if current and current.summary else None
+    if current and current_time and datetime.fromisoformat(current_time) > info.snapshot_time:
+        return StagedTable(export.identifier, None, current.snapshot_id, 0, 0, "stale")
+    tx: Transaction = table.transaction()
+    try:
+        tx.update_schema().union_by_name(export.arrow_schema).commit()
+    except ValueError as exc:
+        raise ExportRejected(
+            "schema-incompatible", f"{export.identifier} cannot evolve to the export's schema: {exc}"
+        ) from exc
+    existing = [task.file for task in table.scan().plan_files()]
+    return tx, existing
+
+
+def stage_table(catalog: Catalog, export: TableExport, info: ExportInfo) -> StagedTable:
+    begun = _begin(catalog, export, info)
+    if isinstance(begun, StagedTable):
+        return begun
+    tx, existing = begun
+    properties = _table_properties(export)
+    if tx.table_metadata.name_mapping() is None:
+        # RDS's files carry no field ids: Iceberg reads them by name.
+        properties[TableProperties.DEFAULT_NAME_MAPPING] = (
+            tx.table_metadata.schema().name_mapping.model_dump_json()
+        )
+    tx.set_properties(properties)
+    data_files = [_data_file(tx.table_metadata, f) for f in export.files]
+    summary = {
+        EXPORT_ID: info.export_id,
+        RUN_ID: info.export_id,
+        SNAPSHOT_TIME: info.snapshot_time.isoformat(),
+        SOURCE_ARN: info.source_arn,
+    }
+    with tx.update_snapshot(snapshot_properties=summary).overwrite() as overwrite:
+        for old in existing:
+            overwrite.delete_data_file(old)
+        for new in data_files:
+            overwrite.append_data_file(new)
+    snapshot = tx.table_metadata.current_snapshot()
+    assert snapshot is not None
+    tags = ManageSnapshots(tx)
+    if export_tag(info) in tx.table_metadata.refs:
+        tags = tags.remove_tag(export_tag(info))
+    tags.create_tag(snapshot.snapshot_id, export_tag(info)).commit()
+    return StagedTable(
+        export.identifier, tx, snapshot.snapshot_id, export.record_count, len(export.files), "registered"
+    )
+
+
+def commit_staged(staged: list[StagedTable]) -> None:
+    for table in staged:
+        if table.transaction is not None:
+            table.transaction.commit_transaction()
