@@ -268,6 +268,10 @@ def _fail_a_table(files: dict[str, bytes]) -> None:
     files[key] = json.dumps(info).encode()
 
 
+def _drop(files: dict[str, bytes], key: str) -> None:
+    del files[key]
+
+
 def _empty(files: dict[str, bytes]) -> None:
     for key in [k for k in files if k.endswith(".parquet")]:
         del files[key]
@@ -277,7 +281,7 @@ BAD_EXPORTS: dict[str, tuple[Callable[[dict[str, bytes]], None], str]] = {
     "failed": (lambda f: _edit_info(f, lambda i: _status(i, "FAILED", 100)), "status-failed"),
     "canceled": (lambda f: _edit_info(f, lambda i: _status(i, "CANCELED", 30)), "status-canceled"),
     "in-progress": (lambda f: _edit_info(f, lambda i: _status(i, "IN_PROGRESS", 40)), "status-in_progress"),
-    "missing-tables-info": (lambda f: f.pop(_tables_info_keys(f)[0]), "tables-info-missing"),
+    "missing-tables-info": (lambda f: _drop(f, _tables_info_keys(f)[0]), "tables-info-missing"),
     "truncated-tables-info": (
         lambda f: f.__setitem__(_tables_info_keys(f)[-1], f[_tables_info_keys(f)[-1]][:200]),
         "tables-info-invalid",
