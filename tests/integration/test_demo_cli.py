@@ -19,7 +19,8 @@ def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -
     try:
         demo = subprocess.run([DP, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert demo.returncode == 0, demo.stdout + demo.stderr
-        assert demo.stdout.count("  ok ") == 3
+        assert demo.stdout.count("  ok ") == 5
+        assert "export tpch-2026-11-02 cataloged" in demo.stdout
         assert "where to look" in demo.stdout
         pids = [p.pid for p in stack.status() if p.pid]
         assert len(pids) == 3

@@ -30,7 +30,7 @@ from dataplatform.rds_export.manifest import (
     parse_export_info,
     parse_tables_info,
 )
-from dataplatform.rds_export.register import StagedTable, commit_staged, stage_table
+from dataplatform.rds_export.register import PARALLEL_TABLES, StagedTable, commit_staged, stage_tables
 from dataplatform.settings import Settings
 
 QUARANTINE_PREFIX = "_quarantine/snapshot_catalog"
@@ -80,6 +80,11 @@ class CatalogDeps:
         )
 
 
+def marker_key(export_id: str) -> str:
+    """Where a cataloged (and announced) export is remembered."""
+    return f"{MARKER_PREFIX}/{export_id}.json"
+
+
 def _get(s3: Any, bucket: str, key: str) -> bytes:
     body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return body
@@ -102,8 +107,10 @@ def _load_export(deps: CatalogDeps, bucket: str, key: str) -> tuple[ExportInfo, 
             tables_info[obj["Key"]] = _get(deps.s3, bucket, obj["Key"])
     statuses = parse_tables_info(tables_info, info.export_id)
     io = load_file_io(deps.catalog.properties, f"s3://{bucket}/{root}")
-    with ThreadPoolExecutor(FOOTER_READERS) as pool:
-        tables = [read_table_files(s, deps.s3, io, bucket, root, pool) for s in statuses]
+    with ThreadPoolExecutor(FOOTER_READERS) as footers, ThreadPoolExecutor(PARALLEL_TABLES) as per_table:
+        tables = list(
+            per_table.map(lambda s: read_table_files(s, deps.s3, io, bucket, root, footers), statuses)
+        )
     if not any(t.files for t in tables):
         raise ExportRejected("empty-export", f"export {info.export_id} has no data files")
     return info, tables
@@ -114,10 +121,10 @@ def catalog_export(bucket: str, key: str, deps: CatalogDeps) -> ExportResult:
     if not match:
         raise ValueError(f"{key} is not an export_info_<id>.json object")
     export_id = match.group("export_id")
-    marker = f"{MARKER_PREFIX}/{export_id}.json"
+    marker = marker_key(export_id)
     try:
         info, tables = _load_export(deps, bucket, key)
-        staged = [stage_table(deps.catalog, t, info) for t in tables if t.files]
+        staged = stage_tables(deps.catalog, [t for t in tables if t.files], info)
     except ExportRejected as rejected:
         result = ExportResult(export_id, "rejected", rejected.reason, str(rejected))
         _write_json(

@@ -9,6 +9,7 @@ snapshot of this export is left alone, so a retry of a partly committed export c
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -33,6 +34,7 @@ SNAPSHOT_TIME = "dp.snapshot-time"
 SOURCE_ARN = "dp.source-arn"
 RUN_ID = "dp.run-id"
 ORIGINAL_TYPE = "rds.original-type."
+PARALLEL_TABLES = 8
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,15 @@ def stage_table(catalog: Catalog, export: TableExport, info: ExportInfo) -> Stag
     )
 
 
+def stage_tables(catalog: Catalog, exports: list[TableExport], info: ExportInfo) -> list[StagedTable]:
+    """Stage every table, in parallel: each one's work is a few round trips to S3 and Glue."""
+    with ThreadPoolExecutor(PARALLEL_TABLES) as pool:
+        return list(pool.map(lambda export: stage_table(catalog, export, info), exports))
+
+
 def commit_staged(staged: list[StagedTable]) -> None:
-    for table in staged:
-        if table.transaction is not None:
-            table.transaction.commit_transaction()
+    """Commit the staged tables, in parallel; a failure leaves the others committed, and a retry of
+    the export converges, since committed tables are recognised by their snapshot summary."""
+    pending = [table.transaction for table in staged if table.transaction is not None]
+    with ThreadPoolExecutor(PARALLEL_TABLES) as pool:
+        list(pool.map(lambda tx: tx.commit_transaction(), pending))
