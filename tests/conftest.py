@@ -7,7 +7,8 @@ finalizer, also when the tests fail.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +32,16 @@ def load_event(path: str) -> dict[str, Any]:
         candidate = FIXTURES / "events" / path
     event: dict[str, Any] = json.loads(candidate.read_text())
     return event
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    """Poll `condition` until it holds; fail naming `what` when `timeout_s` runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -34,19 +34,10 @@ from dataplatform.rds_export.catalog_export import (
 from dataplatform.rds_export.register import EXPORT_ID
 from dataplatform.samples.rds_export import TABLES, generate_tpch, write_rds_export
 from dataplatform.settings import Settings
-from tests.conftest import ROOT
+from tests.conftest import ROOT, wait_for
 
 FIRST, SECOND = date(2026, 11, 1), date(2026, 11, 2)
 ROWS_PER_PART = 4_000  # several part files per big table even at SF 0.01
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

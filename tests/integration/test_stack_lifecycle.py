@@ -9,8 +9,7 @@ outlives `down`, and the lake and catalog survive.
 import json
 import os
 import signal
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,16 +18,7 @@ from dataplatform.aws import client
 from dataplatform.local.paths import LocalPaths
 from dataplatform.local.processes import _group_members
 from dataplatform.local.stack import KAFKA, LocalStack
-from tests.conftest import FIXTURES
-
-
-def wait_for(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+from tests.conftest import FIXTURES, wait_for
 
 
 @pytest.fixture(scope="module")
