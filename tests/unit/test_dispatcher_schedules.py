@@ -1,0 +1,41 @@
+"""With schedules on, the dispatcher sends each schedule's event to its function's queue when it is due."""
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+from dataplatform.aws import client
+from dataplatform.local.deployment import LocalDeployment
+from dataplatform.local.dispatcher import Dispatcher
+from dataplatform.local.provision import FunctionWiring, Schedule
+from dataplatform.settings import Settings
+from tests.conftest import FIXTURES, wait_for
+
+
+def test_a_due_schedule_puts_its_event_on_the_functions_queue(mocked_aws: Settings) -> None:
+    sqs = client("sqs", mocked_aws)
+    queue = sqs.create_queue(QueueName="recorder")["QueueUrl"]
+    soon = datetime.now(UTC) + timedelta(seconds=2)
+    schedule = Schedule(
+        "Soon", f"at({soon:%Y-%m-%dT%H:%M:%S})", {"source": "fixtures.schedule", "detail": {"name": "clock"}}
+    )
+    never = Schedule("Off", "rate(1 minute)", {"detail": {"name": "off"}}, enabled=False)
+    wiring = FunctionWiring("RecorderFunction", queue, queue, schedules=[schedule, never])
+    dispatcher = Dispatcher(
+        LocalDeployment(FIXTURES / "template.yaml", "http://127.0.0.1:1"), [wiring], schedules=True
+    )
+    thread = threading.Thread(target=dispatcher.run_schedules, daemon=True)
+    thread.start()
+    received: list[dict[str, object]] = []
+
+    def fired() -> bool:
+        for message in sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+            received.append(json.loads(message["Body"]))
+        return bool(received)
+
+    try:
+        wait_for(fired, 10, "the schedule to fire")
+    finally:
+        dispatcher.stopping.set()
+        thread.join(5)
+    assert [(e["detail"], e["time"]) for e in received] == [({"name": "clock"}, f"{soon:%Y-%m-%dT%H:%M:%SZ}")]
