@@ -1,7 +1,6 @@
 """Events on the platform bus: their shapes, and one adapter that puts them.
 
-Template rules match on `source` and `detail-type`; tests/unit/test_event_rules.py checks every rule in
-template.yaml against what these models emit.
+Template rules and consumers match on each model's `source` and `detail-type`.
 """
 
 from __future__ import annotations
