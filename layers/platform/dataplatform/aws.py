@@ -9,12 +9,13 @@ from botocore.config import Config
 
 from dataplatform.settings import LOCAL_CREDENTIALS, Settings
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+# Enough pooled connections for the parallel readers (rds_export reads 32 footers at once).
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
 
 
 def client(service: str, settings: Settings) -> Any:
     """A boto3 client for `service`; on the local profile it talks to moto with dummy credentials."""
-    kwargs: dict[str, Any] = {"region_name": settings.region, "config": _RETRIES}
+    kwargs: dict[str, Any] = {"region_name": settings.region, "config": _CONFIG}
     if settings.is_local:
         kwargs["endpoint_url"] = settings.endpoint_url
         kwargs["aws_access_key_id"] = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]

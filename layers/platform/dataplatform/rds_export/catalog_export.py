@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pyiceberg.catalog import Catalog
-from pyiceberg.io import load_file_io
 
 from dataplatform.aws import client
 from dataplatform.catalog import glue_catalog
@@ -106,11 +105,8 @@ def _load_export(deps: CatalogDeps, bucket: str, key: str) -> tuple[ExportInfo, 
         for obj in page.get("Contents", []):
             tables_info[obj["Key"]] = _get(deps.s3, bucket, obj["Key"])
     statuses = parse_tables_info(tables_info, info.export_id)
-    io = load_file_io(deps.catalog.properties, f"s3://{bucket}/{root}")
     with ThreadPoolExecutor(FOOTER_READERS) as footers, ThreadPoolExecutor(PARALLEL_TABLES) as per_table:
-        tables = list(
-            per_table.map(lambda s: read_table_files(s, deps.s3, io, bucket, root, footers), statuses)
-        )
+        tables = list(per_table.map(lambda s: read_table_files(s, deps.s3, bucket, root, footers), statuses))
     if not any(t.files for t in tables):
         raise ExportRejected("empty-export", f"export {info.export_id} has no data files")
     return info, tables

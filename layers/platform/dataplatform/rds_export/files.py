@@ -14,11 +14,12 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.io import FileIO
 
 from dataplatform.rds_export.manifest import ExportRejected, TableStatus
 
 FOOTER_READERS = 32
+FOOTER_GUESS = 64 * 1024
+PARQUET_MAGIC = b"PAR1"
 
 
 @dataclass(frozen=True)
@@ -56,21 +57,38 @@ def list_parquet(s3: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]
                 yield f"s3://{bucket}/{obj['Key']}", int(obj["Size"])
 
 
-def _read_footer(io: FileIO, path: str, size: int) -> ExportFile:
+def _tail(s3: Any, bucket: str, key: str, length: int) -> bytes:
+    body: bytes = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length}")["Body"].read()
+    return body
+
+
+def _read_footer(s3: Any, path: str, size: int) -> ExportFile:
+    """The Parquet footer from the file's tail: one ranged GET (the size is known from the listing),
+    a second only when the footer is longer than FOOTER_GUESS. The file itself is never read."""
+    bucket, key = path.removeprefix("s3://").split("/", 1)
     try:
-        with io.new_input(path).open() as stream:
-            return ExportFile(path, size, pq.read_metadata(stream))
+        if size < 12:  # magic, footer length, magic
+            raise pa.ArrowInvalid(f"{size} bytes is too small for a Parquet file")
+        tail = _tail(s3, bucket, key, min(size, FOOTER_GUESS))
+        if tail[-4:] != PARQUET_MAGIC:
+            raise pa.ArrowInvalid("no Parquet magic bytes at the end of the file")
+        needed = int.from_bytes(tail[-8:-4], "little") + 8
+        if needed > len(tail):
+            if needed > size:
+                raise pa.ArrowInvalid(f"footer of {needed} bytes in a file of {size}")
+            tail = _tail(s3, bucket, key, needed)
+        return ExportFile(path, size, pq.read_metadata(pa.BufferReader(tail)))
     except (OSError, pa.ArrowException) as exc:
         raise ExportRejected("corrupt-file", f"{path} is not a readable Parquet file: {exc}") from exc
 
 
 def read_table_files(
-    status: TableStatus, s3: Any, io: FileIO, bucket: str, export_root: str, pool: ThreadPoolExecutor
+    status: TableStatus, s3: Any, bucket: str, export_root: str, pool: ThreadPoolExecutor
 ) -> TableExport:
     """List one table's files, read their footers in parallel, and check they agree on the schema."""
     prefix = f"{export_root}/{status.database}/{status.schema_name}.{status.table}/"
     listed = sorted(list_parquet(s3, bucket, prefix))
-    files = list(pool.map(lambda item: _read_footer(io, *item), listed))
+    files = list(pool.map(lambda item: _read_footer(s3, *item), listed))
     table = TableExport(status, raw_table_identifier(status), files)
     if not files:
         return table
