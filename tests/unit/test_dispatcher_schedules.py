@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from dataplatform.aws import client
 from dataplatform.local.deployment import LocalDeployment
-from dataplatform.local.dispatcher import Dispatcher
+from dataplatform.local.dispatcher import Dispatcher, scheduled_event
 from dataplatform.local.provision import FunctionWiring, Schedule
 from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, wait_for
@@ -17,7 +17,9 @@ def test_a_due_schedule_puts_its_event_on_the_functions_queue(mocked_aws: Settin
     queue = sqs.create_queue(QueueName="recorder")["QueueUrl"]
     soon = datetime.now(UTC) + timedelta(seconds=2)
     schedule = Schedule(
-        "Soon", f"at({soon:%Y-%m-%dT%H:%M:%S})", {"source": "fixtures.schedule", "detail": {"name": "clock"}}
+        "Soon",
+        f"at({soon:%Y-%m-%dT%H:%M:%S})",
+        {"source": "fixtures.schedule", "detail-type": "Scheduled Event", "detail": {"name": "clock"}},
     )
     never = Schedule("Off", "rate(1 minute)", {"detail": {"name": "off"}}, enabled=False)
     wiring = FunctionWiring("RecorderFunction", queue, queue, schedules=[schedule, never])
@@ -39,3 +41,10 @@ def test_a_due_schedule_puts_its_event_on_the_functions_queue(mocked_aws: Settin
         dispatcher.stopping.set()
         thread.join(5)
     assert [(e["detail"], e["time"]) for e in received] == [({"name": "clock"}, f"{soon:%Y-%m-%dT%H:%M:%SZ}")]
+
+
+def test_a_scheduler_input_gets_the_firings_context_attributes() -> None:
+    template = {"source": "reviews", "scheduled_time": "<aws.scheduler.scheduled-time>"}
+    when = datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
+    assert scheduled_event(template, when) == {"source": "reviews", "scheduled_time": "2026-11-24T08:00:00Z"}
+    assert "time" not in scheduled_event(template, when)

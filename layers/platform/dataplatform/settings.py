@@ -24,6 +24,10 @@ DP_CURATED_BUCKET = "DP_CURATED_BUCKET"
 DP_ARTIFACTS_BUCKET = "DP_ARTIFACTS_BUCKET"
 DP_EVENT_BUS = "DP_EVENT_BUS"
 DP_KAFKA_BOOTSTRAP = "DP_KAFKA_BOOTSTRAP"
+DP_INGEST_STATE_TABLE = "DP_INGEST_STATE_TABLE"
+DP_SECRET_PREFIX = "DP_SECRET_PREFIX"
+# Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
+SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
 DEFAULT_REGION = "us-east-1"
 # moto accepts any credentials; these only keep SDKs from searching for real ones.
@@ -52,7 +56,9 @@ class Settings:
     artifacts_bucket: str | None = None
     event_bus: str | None = None
     kafka_bootstrap: str | None = None
-    extra: Mapping[str, str] = field(default_factory=dict)
+    ingest_state_table: str | None = None
+    secret_prefix: str | None = None
+    source_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
@@ -104,6 +110,9 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         artifacts_bucket=env.get(DP_ARTIFACTS_BUCKET),
         event_bus=env.get(DP_EVENT_BUS),
         kafka_bootstrap=env.get(DP_KAFKA_BOOTSTRAP),
+        ingest_state_table=env.get(DP_INGEST_STATE_TABLE),
+        secret_prefix=env.get(DP_SECRET_PREFIX),
+        source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
     return base.with_overrides(**explicit)
 
@@ -123,8 +132,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_ARTIFACTS_BUCKET: settings.artifacts_bucket,
         DP_EVENT_BUS: settings.event_bus,
         DP_KAFKA_BOOTSTRAP: settings.kafka_bootstrap,
+        DP_INGEST_STATE_TABLE: settings.ingest_state_table,
+        DP_SECRET_PREFIX: settings.secret_prefix,
     }
     env.update({k: v for k, v in optional.items() if v})
+    env.update(settings.source_env)
     if settings.is_local:
         env.update(LOCAL_CREDENTIALS)
     return env

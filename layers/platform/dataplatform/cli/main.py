@@ -122,6 +122,8 @@ def _invoke_local(spec: Any, payload: dict[str, Any], template_path: Path, endpo
     stack = LocalStack(template=template_path)
     endpoint = endpoint_url or os.environ.get(AWS_ENDPOINT_URL) or stack.endpoint_url()
     settings = load_settings(profile="local", endpoint_url=endpoint, kafka_bootstrap=stack.kafka_bootstrap())
+    # The stack's sample API, unless the environment points a source elsewhere.
+    settings = settings.with_overrides(source_env={**stack.source_env(), **settings.source_env})
     return invoke_locally(spec, payload, LocalDeployment(template_path, endpoint), settings)
 
 

@@ -16,6 +16,7 @@ import logging
 import signal
 import threading
 import traceback
+import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,22 @@ from dataplatform.settings import load_settings
 
 log = logging.getLogger("dataplatform.local.dispatcher")
 RETRY_BACKOFF_S = (1, 4, 10)
+
+
+def scheduled_event(template: dict[str, Any], when: datetime) -> dict[str, Any]:
+    """A schedule's event at one firing: EventBridge Scheduler's context attributes filled in (in its
+    target input), or the `time` of an EventBridge envelope."""
+    stamp = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if "detail-type" in template:
+        return {**template, "time": stamp}
+    text = json.dumps(template)
+    for attribute, value in {
+        "<aws.scheduler.scheduled-time>": stamp,
+        "<aws.scheduler.execution-id>": str(uuid.uuid4()),
+        "<aws.scheduler.attempt-number>": "1",
+    }.items():
+        text = text.replace(attribute, value)
+    return dict(json.loads(text))
 
 
 class Dispatcher:
@@ -82,7 +99,7 @@ class Dispatcher:
             now = datetime.now(UTC)
             for key, when in list(due.items()):
                 if when is not None and when <= now:
-                    event: dict[str, Any] = {**events[key], "time": when.strftime("%Y-%m-%dT%H:%M:%SZ")}
+                    event = scheduled_event(events[key], when)
                     sqs.send_message(QueueUrl=key[0], MessageBody=json.dumps(event))
                     log.info("schedule %s fired", key[1])
                     due[key] = next_fire(expressions[key], when)

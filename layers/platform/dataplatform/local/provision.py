@@ -8,6 +8,7 @@ queue the dispatcher drains, and a dead-letter queue for events that keep failin
 from __future__ import annotations
 
 import json
+import secrets as secrets_module
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -72,6 +73,7 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
     """Buckets, buses, Glue databases, queues and tables of the template; returns names by type."""
     s3, events, glue = client("s3", settings), client("events", settings), client("glue", settings)
     sqs, dynamodb = client("sqs", settings), client("dynamodb", settings)
+    secrets = client("secretsmanager", settings)
     made: dict[str, list[str]] = {}
     for logical_id, resource in deployment.resources.items():
         rtype, props = resource["Type"], deployment.resolve(resource.get("Properties", {}))
@@ -102,10 +104,24 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
         elif rtype == "AWS::DynamoDB::Table":
             with _tolerating("ResourceInUseException"):
                 dynamodb.create_table(**_table_request(name, props))
+        elif rtype == "AWS::SecretsManager::Secret":
+            with _tolerating("ResourceExistsException"):  # an existing secret keeps its value
+                secrets.create_secret(Name=name, SecretString=_secret_value(props))
         else:
             continue
         made.setdefault(rtype, []).append(name)
     return made
+
+
+def _secret_value(props: Mapping[str, Any]) -> str:
+    """The secret's initial value, as CloudFormation makes it: given, or generated from its template."""
+    if "SecretString" in props:
+        return str(props["SecretString"])
+    generate = props.get("GenerateSecretString", {})
+    value = json.loads(generate.get("SecretStringTemplate", "{}"))
+    if "GenerateStringKey" in generate:
+        value[generate["GenerateStringKey"]] = secrets_module.token_urlsafe(24)
+    return json.dumps(value)
 
 
 def _table_request(name: str, props: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""`dp stack up|down|status`: the local AWS, the Kafka broker and the event dispatcher.
+"""`dp stack up|down|status`: the local AWS, the Kafka broker, the sample API and the event dispatcher.
 
 Ports are picked free on 127.0.0.1 and kept in `stack.json`, which is also how other processes find the
 stack. State that must outlive `down` lives beside it: the moto pickle and Kafka's log dir.
@@ -13,7 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from dataplatform.aws import client
+from dataplatform.local import sample_api
 from dataplatform.local.deployment import LocalDeployment
 from dataplatform.local.kafka_broker import KafkaBroker
 from dataplatform.local.paths import LocalPaths, project_root
@@ -21,9 +24,10 @@ from dataplatform.local.processes import ManagedProcess, StackError, free_port
 from dataplatform.local.provision import FunctionWiring, provision_resources, wire_functions
 from dataplatform.settings import Profile, Settings, settings_env
 
-AWS, KAFKA, DISPATCHER = "aws", "kafka", "dispatcher"
-PARTS = (AWS, KAFKA, DISPATCHER)
-START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, DISPATCHER: 30.0}
+AWS, KAFKA, API, DISPATCHER = "aws", "kafka", "api", "dispatcher"
+PARTS = (AWS, KAFKA, API, DISPATCHER)
+START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, API: 30.0, DISPATCHER: 30.0}
+PORTS = {"aws_port": AWS, "kafka_port": KAFKA, "kafka_controller_port": KAFKA, "api_port": API}
 Progress = Callable[[str], None]
 
 
@@ -70,6 +74,16 @@ class LocalStack:
         port = self._state().get("kafka_port")
         return f"127.0.0.1:{port}" if port else None
 
+    def api_url(self) -> str | None:
+        """The sample reviews API (dataplatform.samples.reviews_api) the `reviews` source pulls locally."""
+        port = self._state().get("api_port")
+        return f"http://127.0.0.1:{port}" if port else None
+
+    def source_env(self) -> dict[str, str]:
+        """Where the API sources' definitions find their servers on this stack."""
+        url = self.api_url()
+        return {sample_api.URL_ENV: url} if url else {}
+
     def deployment(self) -> LocalDeployment:
         return LocalDeployment(self.template, self.endpoint_url())
 
@@ -88,6 +102,9 @@ class LocalStack:
             artifacts_bucket=ref("ArtifactsBucket"),
             event_bus=ref("PlatformBus"),
             kafka_bootstrap=self.kafka_bootstrap(),
+            ingest_state_table=ref("IngestStateTable"),
+            secret_prefix=f"{deployment.stack_name}/",
+            source_env=self.source_env(),
         )
 
     def wirings(self) -> list[FunctionWiring]:
@@ -110,25 +127,18 @@ class LocalStack:
     def up(self, schedules: bool = False, progress: Progress = lambda _: None) -> Settings:
         """Start every part that is not running, then converge the local AWS onto the template."""
         previous = self._state()
-        state = {
-            "aws_port": previous.get("aws_port"),
-            "kafka_port": previous.get("kafka_port"),
-            "kafka_controller_port": previous.get("kafka_controller_port"),
-            "schedules": schedules,
-        }
-        for key in ("aws_port", "kafka_port", "kafka_controller_port"):
-            running = (key == "aws_port" and self.parts[AWS].is_running()) or (
-                key != "aws_port" and self.parts[KAFKA].is_running()
-            )
-            if not running:
-                state[key] = free_port(state[key])
+        state: dict[str, Any] = {"schedules": schedules}
+        for key, part in PORTS.items():
+            state[key] = previous.get(key) if self.parts[part].is_running() else free_port(previous.get(key))
         self._save_state(state)
         self._start_aws(progress)
         self._start_kafka(state, progress)
+        self._start_api(state, progress)
         settings = self.settings()
         progress("provisioning the template's resources on the local AWS")
         deployment = self.deployment()
         provision_resources(deployment, settings)
+        sample_api.store_local_credentials(client("secretsmanager", settings), settings.secret_prefix or "")
         wirings = wire_functions(deployment, settings)
         self.wiring_file.write_text(json.dumps([w.to_json() for w in wirings], indent=2))
         self._start_dispatcher(settings, schedules, progress)
@@ -167,6 +177,16 @@ class LocalStack:
         part.start(broker.command())
         part.wait_healthy(broker.is_healthy, START_TIMEOUT_S[KAFKA])
 
+    def _start_api(self, state: dict[str, Any], progress: Progress) -> None:
+        part = self.parts[API]
+        if part.is_running():
+            progress("sample reviews API already running")
+            return
+        progress("starting the sample reviews API")
+        part.start(sample_api.command(state["api_port"]))
+        url = f"http://127.0.0.1:{state['api_port']}/health"
+        part.wait_healthy(lambda: requests.get(url, timeout=2).ok, START_TIMEOUT_S[API])
+
     def _start_dispatcher(self, settings: Settings, schedules: bool, progress: Progress) -> None:
         part = self.parts[DISPATCHER]
         part.stop()  # the wiring may have changed: always restart it
@@ -202,6 +222,8 @@ class LocalStack:
             return f"http://127.0.0.1:{state.get('aws_port')}"
         if name == KAFKA:
             return f"127.0.0.1:{state.get('kafka_port')}"
+        if name == API:
+            return f"http://127.0.0.1:{state.get('api_port')}"
         return f"{len(self.wirings())} function(s), schedules {'on' if state.get('schedules') else 'off'}"
 
     def dead_letters(self) -> dict[str, int]:

@@ -15,17 +15,12 @@ from datetime import datetime
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
-from pyiceberg.io.pyarrow import (
-    _check_pyarrow_schema_compatible,
-    compute_statistics_plan,
-    data_file_statistics_from_parquet_metadata,
-    parquet_path_to_id_mapping,
-)
-from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
+from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table, TableProperties, Transaction
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.update.snapshot import ManageSnapshots
 
+from dataplatform.iceberg_files import data_file
 from dataplatform.rds_export.files import ExportFile, TableExport
 from dataplatform.rds_export.manifest import ExportInfo, ExportRejected
 
@@ -60,29 +55,10 @@ def snapshot_of_export(table: Table, export_id: str) -> int | None:
 
 def _data_file(metadata: TableMetadata, file: ExportFile) -> DataFile:
     """The DataFile of an export file, from the footer already read; the file stays where RDS put it."""
-    schema = metadata.schema()
-    arrow_schema = file.footer.schema.to_arrow_schema()
     try:
-        _check_pyarrow_schema_compatible(schema, arrow_schema, format_version=metadata.format_version)
+        return data_file(metadata, file.path, file.size, file.footer)
     except ValueError as exc:
         raise ExportRejected("schema-incompatible", f"{file.path} does not fit the table: {exc}") from exc
-    statistics = data_file_statistics_from_parquet_metadata(
-        parquet_metadata=file.footer,
-        stats_columns=compute_statistics_plan(schema, metadata.properties),
-        parquet_column_mapping=parquet_path_to_id_mapping(schema),
-    )
-    return DataFile.from_args(
-        content=DataFileContent.DATA,
-        file_path=file.path,
-        file_format=FileFormat.PARQUET,
-        partition=statistics.partition(metadata.spec(), schema),
-        file_size_in_bytes=file.size,
-        sort_order_id=None,
-        spec_id=metadata.default_spec_id,
-        equality_ids=None,
-        key_metadata=None,
-        **statistics.to_serialized_dict(),
-    )
 
 
 def _table_properties(export: TableExport) -> dict[str, str]:

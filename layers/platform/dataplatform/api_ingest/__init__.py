@@ -1,0 +1,1 @@
+"""Scheduled REST API ingestion into the raw zone."""
