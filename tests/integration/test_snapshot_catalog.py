@@ -34,7 +34,7 @@ from dataplatform.rds_export.catalog_export import (
 from dataplatform.rds_export.register import EXPORT_ID
 from dataplatform.samples.rds_export import TABLES, generate_tpch, write_rds_export
 from dataplatform.settings import Settings
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, bus_listener, wait_for
 
 FIRST, SECOND = date(2026, 11, 1), date(2026, 11, 2)
 ROWS_PER_PART = 4_000  # several part files per big table even at SF 0.01
@@ -58,23 +58,8 @@ def bucket(stack_settings: Settings) -> str:
 @pytest.fixture(scope="module")
 def cataloged_events(stack_settings: Settings) -> Callable[[], list[dict[str, Any]]]:
     """A queue that receives every SnapshotCataloged on the platform bus, like a downstream consumer."""
-    sqs, events = client("sqs", stack_settings), client("events", stack_settings)
-    url = sqs.create_queue(QueueName="test-snapshot-cataloged")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    bus = stack_settings.require("event_bus")
     pattern = {"source": ["dataplatform.snapshot_catalog"], "detail-type": ["SnapshotCataloged"]}
-    events.put_rule(Name="test-snapshot-cataloged", EventBusName=bus, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="test-snapshot-cataloged", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-    received: list[dict[str, Any]] = []
-
-    def drain() -> list[dict[str, Any]]:
-        while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            for message in messages:
-                received.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return received
-
-    return drain
+    return bus_listener(stack_settings, "test-snapshot-cataloged", pattern)
 
 
 def land_export(s3: Any, bucket: str, tpch: Path, day: date, **kwargs: Any) -> str:

@@ -19,7 +19,8 @@ from dataplatform.api_ingest.definition import (
     OAuth2ClientCredentials,
 )
 
-TOKEN_EXPIRY_SKEW_S = 30.0  # refresh this long before the server says the token expires
+# Renew a token this long before the server says it expires (a tenth of short lifetimes).
+TOKEN_EXPIRY_SKEW_S = 30.0
 
 
 class CredentialsError(RuntimeError):
@@ -86,7 +87,8 @@ class ClientCredentials(Refreshable):
             )
         body = response.json()
         self._token = str(body["access_token"])
-        self._expires_at = time.monotonic() + float(body.get("expires_in", 3600)) - TOKEN_EXPIRY_SKEW_S
+        lifetime = float(body.get("expires_in", 3600))
+        self._expires_at = time.monotonic() + lifetime - min(TOKEN_EXPIRY_SKEW_S, lifetime / 10)
         self.tokens_fetched += 1
 
     def token(self) -> str:

@@ -226,9 +226,11 @@ class SourceDefinition(_Model):
 
 
 # ------------------------------------------------------------------ loading
-def _fill_env(value: str, env: Mapping[str, str], where: str) -> str:
+def _fill_env(value: str, env: Mapping[str, str] | None, where: str) -> str:
     def lookup(match: re.Match[str]) -> str:
         name = match.group(1)
+        if env is None:  # only the shape is wanted (planning a backfill): leave the reference
+            return match.group(0)
         if not env.get(name):
             raise DefinitionError(f"{where}: ${{{name}}} is not set in the environment")
         return env[name]
@@ -241,8 +243,9 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(part) for part in loc) or "(top level)"
 
 
-def load_source(path: Path, env: Mapping[str, str]) -> SourceDefinition:
-    """One definition file; raises DefinitionError naming the file and the field."""
+def load_source(path: Path, env: Mapping[str, str] | None) -> SourceDefinition:
+    """One definition file; raises DefinitionError naming the file and the field. With `env` None,
+    `${...}` references are kept as written."""
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -263,7 +266,7 @@ def load_source(path: Path, env: Mapping[str, str]) -> SourceDefinition:
     return source.model_copy(update=updates)
 
 
-def load_sources(directory: Path, env: Mapping[str, str]) -> dict[str, SourceDefinition]:
+def load_sources(directory: Path, env: Mapping[str, str] | None) -> dict[str, SourceDefinition]:
     """Every `*.yaml` under `directory`, by source name."""
     files = sorted(directory.glob("*.yaml"))
     if not files:

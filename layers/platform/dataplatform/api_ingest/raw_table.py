@@ -50,6 +50,9 @@ def ensure_table(catalog: Catalog, identifier: str, description: str) -> Table:
         # Run files are written before the schema grows, so they carry no field ids: read by name.
         TableProperties.DEFAULT_NAME_MAPPING: METADATA_SCHEMA.name_mapping.model_dump_json(),
         "write.parquet.compression-codec": "zstd",
+        # commit_run retries conflicts itself, re-checking its run id first; pyiceberg's own retry would
+        # re-apply the append blindly, and two racing replays of one run would both land.
+        TableProperties.COMMIT_NUM_RETRIES: "0",
         "comment": description,
     }
     try:

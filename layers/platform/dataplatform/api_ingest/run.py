@@ -126,7 +126,7 @@ def _known_keys(table: Any, endpoint: Endpoint, window: Window, until: str | Non
     if until is None or cursor not in names or not set(endpoint.primary_key) <= names:
         return pa.array([], pa.string())
     # ISO-8601 strings, the window's own and the watermark (which parsed as a timestamp): no quotes.
-    row_filter = f"{cursor} >= '{iso(window.start)}' AND {cursor} < '{until}'"
+    row_filter = f"{cursor} >= '{iso(window.start)}' AND {cursor} <= '{until}'"
     rows = table.scan(row_filter=row_filter, selected_fields=(*endpoint.primary_key, cursor)).to_arrow()
     return record_keys(rows, endpoint.primary_key, cursor)
 

@@ -22,6 +22,8 @@ from dataplatform.settings import Profile, SettingsError, parse_profile
 app = typer.Typer(help="The data platform's command line tool.", no_args_is_help=True, add_completion=False)
 stack_app = typer.Typer(help="The local stack: moto as the local AWS, a Kafka broker, the event dispatcher.")
 app.add_typer(stack_app, name="stack")
+ingest_app = typer.Typer(help="REST API ingestion (functions/api_ingest): backfills.")
+app.add_typer(ingest_app, name="ingest")
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -140,6 +142,95 @@ def _invoke_aws(spec: Any, payload: dict[str, Any], stack_name: str) -> Any:
     return invoke_function(
         spec, payload, env, function_name=name, account_id=context.pseudo["AWS::AccountId"]
     )
+
+
+@ingest_app.command("backfill")
+def ingest_backfill(
+    source: Annotated[str, typer.Argument(help="Source name (functions/api_ingest/sources/<name>.yaml).")],
+    start: Annotated[str, typer.Option(help="Window start, ISO-8601 (inclusive).")],
+    end: Annotated[str, typer.Option(help="Window end, ISO-8601 (exclusive).")],
+    endpoint: Annotated[
+        str | None, typer.Option(help="One endpoint; every incremental one by default.")
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help="local (the local stack) or aws (the deployed function).")
+    ] = "local",
+    stack_name: Annotated[
+        str, typer.Option("--stack", help="Deployed stack (profile aws).")
+    ] = "dataplatform-dev",
+) -> None:
+    """Pull [start, end) again, in chunks of the endpoint's `backfill_chunk`, one invocation each.
+
+    Chunks already committed are skipped by the function itself, so a failed backfill is resumed by
+    running the same command again. The live watermark is never moved.
+    """
+    from pydantic import ValidationError
+
+    from dataplatform.api_ingest.definition import DefinitionError, load_sources
+    from dataplatform.api_ingest.request import Window, backfill_chunks, iso
+
+    try:
+        chosen = parse_profile(profile)
+        window = Window.model_validate({"start": start, "end": end})
+        definition = load_sources(project_root() / "functions/api_ingest/sources", None).get(source)
+        if definition is None:
+            raise DefinitionError(f"no source definition {source!r}")
+        endpoints = (
+            [definition.endpoint(endpoint)]
+            if endpoint
+            else [e for e in definition.endpoints if e.incremental]
+        )
+        chunks = [(e.name, chunk) for e in endpoints for chunk in backfill_chunks(e, window)]
+        send = _function_sender(API_INGEST_FUNCTION, chosen, stack_name)
+    except (ValidationError, DefinitionError, ValueError, SettingsError, StackError, TemplateError) as exc:
+        _fail(str(exc).splitlines()[0] if isinstance(exc, ValidationError) else str(exc), BAD_INPUT)
+    total = 0
+    for number, (name, chunk) in enumerate(chunks, 1):
+        event = {
+            "source": source,
+            "endpoint": name,
+            "window": {"start": iso(chunk.start), "end": iso(chunk.end)},
+        }
+        label = f"chunk {number}/{len(chunks)}: {name} [{iso(chunk.start)}, {iso(chunk.end)})"
+        try:
+            result = send(event)
+        except Exception as exc:
+            _fail(f"{label} failed: {exc}\nrerun the same command: committed chunks are skipped")
+        total += int(result.get("record_count", 0))
+        out.print(f"{label} {result['status']}, {result.get('record_count', 0)} records", highlight=False)
+    out.print(f"[green]backfill done[/]: {len(chunks)} chunk(s), {total} records")
+
+
+API_INGEST_FUNCTION = "ApiIngestFunction"
+
+
+def _function_sender(function: str, profile: Profile, stack_name: str) -> Any:
+    """Runs one event through `function`: in this process on the local stack, or the deployed Lambda."""
+    from dataplatform.sam.functions import find_function, function_specs
+    from dataplatform.sam.template import load_template
+
+    template_path = project_root() / "template.yaml"
+    spec = find_function(function_specs(load_template(template_path), template_path.parent), function)
+    if profile is Profile.LOCAL:
+        stack = LocalStack(template=template_path)
+        endpoint = stack.endpoint_url()
+        return lambda event: _invoke_local(spec, event, template_path, endpoint)
+    return lambda event: _invoke_deployed_lambda(function, event, stack_name)
+
+
+def _invoke_deployed_lambda(function: str, event: dict[str, Any], stack_name: str) -> Any:
+    from dataplatform.aws import client
+    from dataplatform.settings import load_settings
+
+    settings = load_settings(profile="aws")
+    name = client("cloudformation", settings).describe_stack_resource(
+        StackName=stack_name, LogicalResourceId=function
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    response = client("lambda", settings).invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError"):
+        raise RuntimeError(payload.get("errorMessage", payload) if isinstance(payload, dict) else payload)
+    return payload
 
 
 @app.command("smoke")
