@@ -90,6 +90,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--page-size", type=int, default=1000, help="the `limit` query parameter")
     parser.add_argument("--out", type=Path, required=True, help="directory for the bucket and pipelines dir")
     parser.add_argument("--endpoint", default="/v1/reviews", help="path of the paginated endpoint")
+    parser.add_argument(
+        "--paginator",
+        choices=("cursor", "offset"),
+        default="cursor",
+        help="cursor: meta.next_cursor into `cursor`, records at `data`; "
+        "offset: `offset`/`limit` with the count at `total`, records at `items`",
+    )
     parser.add_argument("--normalize-workers", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--buffer-max-items", type=int, default=10_000)
     parser.add_argument(
@@ -139,13 +146,19 @@ def keep_global_dir_in(path: Path) -> None:
         log(f"dlt_peer: unexpected run context {type(pluggable.context).__name__}; global dir left alone")
 
 
+PAGINATORS: dict[str, Any] = {
+    "cursor": lambda size: {"type": "cursor", "cursor_path": "meta.next_cursor", "cursor_param": "cursor"},
+    "offset": lambda size: {"type": "offset", "limit": size, "total_path": "total"},
+}
+
+
 def rest_api_config(args: argparse.Namespace) -> dict[str, Any]:
     endpoint = args.endpoint.lstrip("/")
     return {
         "client": {
             "base_url": args.base_url.rstrip("/") + "/",
             "auth": {"type": "api_key", "name": "X-API-Key", "api_key": args.api_key, "location": "header"},
-            "paginator": {"type": "cursor", "cursor_path": "meta.next_cursor", "cursor_param": "cursor"},
+            "paginator": PAGINATORS[args.paginator](args.page_size),
         },
         "resource_defaults": {"write_disposition": "append"},
         "resources": [
@@ -153,7 +166,11 @@ def rest_api_config(args: argparse.Namespace) -> dict[str, Any]:
                 "name": endpoint.rsplit("/", 1)[-1] or "records",
                 "primary_key": "review_id",
                 "parallelized": args.parallelized,
-                "endpoint": {"path": endpoint, "params": {"limit": args.page_size}, "data_selector": "data"},
+                "endpoint": {
+                    "path": endpoint,
+                    "params": {"limit": args.page_size} if args.paginator == "cursor" else {},
+                    "data_selector": "data" if args.paginator == "cursor" else "items",
+                },
             }
         ],
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from functools import cache
 from typing import Any
 
 import boto3
@@ -11,6 +13,14 @@ from dataplatform.settings import LOCAL_CREDENTIALS, Settings
 
 # Enough pooled connections for the parallel readers (rds_export reads 32 footers at once).
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
+_LOCK = threading.Lock()
+
+
+@cache
+def _session() -> boto3.session.Session:
+    """One session per process: its clients share the loaded service models (a session per client
+    cost ~10 MB each, which a Lambda's memory feels)."""
+    return boto3.session.Session()
 
 
 def client(service: str, settings: Settings) -> Any:
@@ -20,4 +30,5 @@ def client(service: str, settings: Settings) -> Any:
         kwargs["endpoint_url"] = settings.endpoint_url
         kwargs["aws_access_key_id"] = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]
         kwargs["aws_secret_access_key"] = LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
-    return boto3.session.Session().client(service, **kwargs)
+    with _LOCK:  # a session is not thread-safe; the clients it makes are
+        return _session().client(service, **kwargs)

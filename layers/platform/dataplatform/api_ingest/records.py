@@ -265,6 +265,7 @@ class RecordSchema:
     def __init__(self, table_schema: pa.Schema | None = None) -> None:
         fields = [] if table_schema is None else [f for f in table_schema if not f.name.startswith("_")]
         self.type: pa.StructType = pa.struct([pa.field(f.name, _normalize(f.type)) for f in fields])
+        self._written: tuple[pa.StructType, pa.Schema] | None = None
 
     def conform(self, page: ParsedPage) -> pa.RecordBatch:
         """The page's records as a batch of the run's (possibly grown) type, plus `_rescued_data`."""
@@ -293,8 +294,10 @@ class RecordSchema:
         return pa.RecordBatch.from_arrays([*columns, rescued], names=[*names, RESCUED])
 
     def write_schema(self) -> pa.Schema:
-        written = drop_null_fields(self.type)
-        return pa.schema(list(written) if written is not None else [])
+        if self._written is None or self._written[0] != self.type:
+            written = drop_null_fields(self.type)
+            self._written = (self.type, pa.schema(list(written) if written is not None else []))
+        return self._written[1]
 
 
 def _rescued_column(rescued: pa.Array | None, aside: dict[str, pa.Array], rows: int) -> pa.Array:

@@ -131,19 +131,32 @@ def _known_keys(table: Any, endpoint: Endpoint, window: Window, until: str | Non
     return record_keys(rows, endpoint.primary_key, cursor)
 
 
-def _with_run_columns(
-    batch: pa.RecordBatch, schema: pa.Schema, run_id: str, ingested_at: datetime, page: int
-) -> pa.RecordBatch:
-    rows = batch.num_rows
-    columns = [project(batch.column(f.name), f.type) for f in schema]
-    extra = {
-        RUN_ID_COLUMN: pa.array([run_id] * rows, pa.string()),
-        INGESTED_AT: pa.array([ingested_at] * rows, pa.timestamp("us", tz="UTC")),
-        PAGE: pa.array([page] * rows, pa.int64()),
-        ROW: pa.array(range(rows), pa.int64()),
-        RESCUED: batch.column(RESCUED),
-    }
-    return pa.RecordBatch.from_arrays([*columns, *extra.values()], names=[*schema.names, *extra])
+class RunColumns:
+    """The ingestion columns of every row: constants of the run, sliced per page rather than rebuilt."""
+
+    def __init__(self, run_id: str, ingested_at: datetime, rows: int = 5_000) -> None:
+        self._run_id, self._ingested_at, self._rows = run_id, ingested_at, rows
+        self._build(rows)
+
+    def _build(self, rows: int) -> None:
+        self._rows = rows
+        self._run_ids = pa.array([self._run_id] * rows, pa.string())
+        self._times = pa.array([self._ingested_at] * rows, pa.timestamp("us", tz="UTC"))
+        self._positions = pa.array(range(rows), pa.int64())
+
+    def add(self, batch: pa.RecordBatch, schema: pa.Schema, page: int) -> pa.RecordBatch:
+        rows = batch.num_rows
+        if rows > self._rows:
+            self._build(rows)
+        columns = [project(batch.column(f.name), f.type) for f in schema]
+        extra = {
+            RUN_ID_COLUMN: self._run_ids.slice(0, rows),
+            INGESTED_AT: self._times.slice(0, rows),
+            PAGE: pa.array([page] * rows, pa.int64()),
+            ROW: self._positions.slice(0, rows),
+            RESCUED: batch.column(RESCUED),
+        }
+        return pa.RecordBatch.from_arrays([*columns, *extra.values()], names=[*schema.names, *extra])
 
 
 class Run:
@@ -204,6 +217,7 @@ class Run:
         schema = RecordSchema(table.schema().as_arrow())
         data_uri = f"{table.location()}/data/{INGESTED_AT}_day={ingested_at:%Y-%m-%d}"
         files = RunFiles(self.deps.s3, data_uri, self.run_id, self.deps.tmp_dir)
+        run_columns = RunColumns(self.run_id, ingested_at)
         pages = skipped = rescued = 0
         high: str | None = None
         try:
@@ -225,9 +239,7 @@ class Run:
                     if cursor is not None:
                         top = max_string(batch, cursor)
                         high = top if high is None or (top is not None and top > high) else high
-                    written = _with_run_columns(
-                        batch, schema.write_schema(), self.run_id, ingested_at, page.request.number
-                    )
+                    written = run_columns.add(batch, schema.write_schema(), page.request.number)
                     files.write(written)
             uploaded = files.finish()
             if files.rows == 0:

@@ -18,10 +18,13 @@ from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from boto3.s3.transfer import TransferConfig
 
-ROWS_PER_GROUP = 128_000
+ROWS_PER_GROUP = 20_000
 ROWS_PER_FILE = 1_000_000
 ZSTD_LEVEL = 3
+# Multipart parts are held in memory while they go up: 4 x 8 MiB, not s3transfer's 10 x 8 MiB.
+UPLOAD = TransferConfig(max_concurrency=4, multipart_chunksize=8 * 2**20)
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class RunFiles:
         footer = pq.read_metadata(path)
         size = path.stat().st_size
         parsed = urlparse(uri)
-        self._s3.upload_file(str(path), parsed.netloc, parsed.path.lstrip("/"))
+        self._s3.upload_file(str(path), parsed.netloc, parsed.path.lstrip("/"), Config=UPLOAD)
         path.unlink()
         return UploadedFile(uri, size, rows, footer)
 
