@@ -4,9 +4,10 @@ to Parquet files on the local filesystem.
 Run as its own process by the benchmark:
 
     .venv/bin/python bench/dlt_peer.py --base-url http://127.0.0.1:PORT --api-key KEY \\
-        --page-size 1000 --out DIR [--endpoint /v1/reviews]
+        --page-size 1000 --out DIR [--endpoint /v1/reviews] [--paginator cursor|offset]
 
-The endpoint takes `limit` and `cursor` query parameters, wants the key in the `X-API-Key` header, and
+With `--paginator offset` (and `--endpoint /v1/reviews/by-offset`) the source uses dlt's offset
+paginator instead (`offset`/`limit` params, the count at `total`, records at `items`). By default, the endpoint takes `limit` and `cursor` query parameters, wants the key in the `X-API-Key` header, and
 answers `{"data": [...], "meta": {"next_cursor": str | null}}`. The source is configured the way its
 docs show: `api_key` auth in that header, the `cursor` paginator reading `meta.next_cursor` into the
 `cursor` param, `data` as the data selector, `limit` as a fixed param, primary key `review_id`, write

@@ -1,7 +1,7 @@
 """Shared fixtures: moto in-process for unit tests, one local stack and one Spark session per run.
 
-Every process a fixture starts (moto server, Kafka broker, dispatcher, Spark's JVM) is stopped in its
-finalizer, also when the tests fail.
+Every process a fixture starts (moto server, Kafka broker, sample API, dispatcher, Spark's JVM) is
+stopped in its finalizer, also when the tests fail.
 """
 
 from __future__ import annotations
@@ -95,13 +95,17 @@ def mocked_aws(aws_credentials: None) -> Iterator[Settings]:
     """moto in this process; the settings reach it as if it were AWS."""
     from moto import mock_aws
 
+    from dataplatform import aws
+
     with mock_aws():
+        aws.forget_session()  # a session made before the mock started would reach past it
         yield Settings(profile=Profile.AWS)
+    aws.forget_session()
 
 
 @pytest.fixture(scope="session")
 def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
-    """The real local stack (moto server, Kafka broker, dispatcher) on free loopback ports."""
+    """The real local stack (moto server, Kafka broker, sample API, dispatcher) on free loopback ports."""
     stack = LocalStack(paths=LocalPaths(tmp_path_factory.mktemp("local-stack")))
     try:
         stack.up()

@@ -307,6 +307,28 @@ def test_an_oauth_token_expiring_mid_run_is_renewed(
     assert stats(api)["tokens_issued"] >= 2
 
 
+def test_a_token_revoked_mid_run_is_renewed_on_its_401(
+    serve: Callable[..., ReviewsApi], base_deps: IngestDeps, stack_settings: Settings
+) -> None:
+    api = serve(total=1_500)  # tokens would live an hour
+    source = make_source(
+        stack_settings,
+        "auth_revoked",
+        api,
+        auth={"type": "oauth2_client_credentials", "secret": "tests/auth_revoked"},
+        rate_limit={"requests_per_second": 5},
+    )
+    revoke = threading.Timer(1.0, lambda: control(api, "faults", revoke_tokens=True))
+    revoke.start()
+    try:
+        result = ingest(scheduled(source, entry_time(1_500)), with_sources(base_deps, source))
+    finally:
+        revoke.cancel()
+    assert result.record_count == 1_500
+    served = stats(api)
+    assert served["by_status"].get("401", 0) >= 1 and served["tokens_issued"] == 2
+
+
 # ------------------------------------------------------------------ faults the run rides out
 def test_429_with_retry_after_is_waited_out(
     serve: Callable[..., ReviewsApi], base_deps: IngestDeps, stack_settings: Settings
@@ -395,6 +417,59 @@ def test_a_run_that_fails_commits_nothing_and_keeps_the_watermark(
     retried = ingest(failing, deps)
     assert retried.status == "committed"
     assert_each_review_once(rows(stack_settings, first.table), set(range(1, 601)))
+
+
+def test_the_max_pages_guard_fails_the_run_cleanly(
+    serve: Callable[..., ReviewsApi], base_deps: IngestDeps, stack_settings: Settings
+) -> None:
+    api = serve(total=1_000)
+    source = make_source(stack_settings, "max_pages", api, {**REVIEWS, "max_pages": 3})
+    with pytest.raises(RunFailed, match="more than max_pages=3 pages"):
+        ingest(scheduled(source, entry_time(1_000)), with_sources(base_deps, source))
+    assert snapshots(stack_settings, "raw.max_pages__reviews") == []
+
+
+@pytest.mark.parametrize(
+    ("event", "code", "message"),
+    [
+        ({"source": "reviews", "endpoint": "reviews"}, 2, "give exactly one of scheduled_time"),
+        (
+            {
+                "source": "reviews",
+                "endpoint": "reviews",
+                "window": {"start": "2026-02-01", "end": "2026-01-01"},
+            },
+            2,
+            "is not before its end",
+        ),
+        (
+            {"source": "nope", "endpoint": "reviews", "scheduled_time": "2026-11-24T08:00:00Z"},
+            1,
+            "no source definition 'nope'",
+        ),
+        (
+            {"source": "reviews", "endpoint": "nope", "scheduled_time": "2026-11-24T08:00:00Z"},
+            1,
+            "has no endpoint 'nope'",
+        ),
+    ],
+)
+def test_a_bad_event_is_refused_with_a_clear_error(
+    event: dict[str, Any],
+    code: int,
+    message: str,
+    local_stack: LocalStack,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Any,
+) -> None:
+    """Through `dp invoke`: a malformed event is refused before any work; in AWS it fails the
+    invocation, so Lambda's retries and then the dead-letter queue keep it."""
+    monkeypatch.setenv(DP_LOCAL_DIR, str(local_stack.paths.root))
+    path = tmp_path / "event.json"
+    path.write_text(json.dumps(event))
+    result = CliRunner().invoke(app, ["invoke", "ApiIngestFunction", "-e", str(path)])
+    assert result.exit_code == code
+    assert message in (result.output + repr(result.exception))
 
 
 # ------------------------------------------------------------------ schema drift

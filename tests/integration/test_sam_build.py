@@ -1,6 +1,7 @@
 """`sam build` works without Docker, and every function with its layers fits Lambda's 250 MB unzipped."""
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -51,3 +52,8 @@ def test_sam_build_fits_every_function_and_its_layers_under_the_limit(tmp_path: 
     assert (layer / "dataplatform/settings.py").is_file()
     assert not (layer / "dataplatform/local").exists() and not (layer / "boto3").exists()
     assert (layer / "pyarrow").is_dir() and (layer / "pyiceberg").is_dir()
+    # What the layer ships must not import the tooling its Makefile trims away.
+    trimmed = re.compile(r"^\s*(from|import) dataplatform\.(cli|local|sam|spark|samples)\b", re.M)
+    shipped = [*layer.joinpath("dataplatform").rglob("*.py"), *build_dir.glob("*Function/app.py")]
+    offenders = [str(path) for path in shipped if trimmed.search(path.read_text())]
+    assert not offenders, offenders

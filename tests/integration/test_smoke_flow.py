@@ -11,6 +11,7 @@ def test_every_part_of_the_stack_is_running(local_stack: LocalStack) -> None:
     assert {p.name: p.state for p in local_stack.status()} == {
         "aws": "running",
         "kafka": "running",
+        "api": "running",
         "dispatcher": "running",
     }
 

@@ -68,7 +68,7 @@ def test_a_crashed_part_is_reported_and_up_restarts_it(fixture_stack: LocalStack
     os.killpg(kafka_pid, signal.SIGKILL)
     wait_for(lambda: not fixture_stack.parts[KAFKA].is_running(), 10, "Kafka to die")
     states = {p.name: p.state for p in fixture_stack.status()}
-    assert states == {"aws": "running", "kafka": "crashed", "dispatcher": "running"}
+    assert states == {"aws": "running", "kafka": "crashed", "api": "running", "dispatcher": "running"}
     fixture_stack.up()
     assert {p.state for p in fixture_stack.status()} == {"running"}
 

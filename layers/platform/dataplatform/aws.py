@@ -32,3 +32,8 @@ def client(service: str, settings: Settings) -> Any:
         kwargs["aws_secret_access_key"] = LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
     with _LOCK:  # a session is not thread-safe; the clients it makes are
         return _session().client(service, **kwargs)
+
+
+def forget_session() -> None:
+    """Drop the shared session; moto's in-process mock only reaches sessions made after it started."""
+    _session.cache_clear()

@@ -6,6 +6,7 @@ import json
 import sys
 from typing import Any
 
+from dataplatform.local.deployment import LocalDeployment
 from dataplatform.samples.reviews_api import ReviewsApiConfig
 
 # functions/api_ingest/sources/reviews.yaml reads its base URL from this variable.
@@ -34,8 +35,16 @@ def command(port: int, config: ReviewsApiConfig | None = None) -> list[str]:
     ]
 
 
-def store_local_credentials(secrets_client: Any, prefix: str, config: ReviewsApiConfig | None = None) -> None:
-    """Put the sample API's client credentials where the source definition looks for them."""
+def store_local_credentials(
+    secrets_client: Any, deployment: LocalDeployment, config: ReviewsApiConfig | None = None
+) -> bool:
+    """Put the sample API's client credentials where the source definition looks for them, if the
+    template declares that secret; True if it did."""
+    secret_id = f"{deployment.stack_name}/{SECRET_NAME}"
+    declared = {deployment.physical_name(r) for r in deployment.of_type("AWS::SecretsManager::Secret")}
+    if secret_id not in declared:
+        return False
     config = config or ReviewsApiConfig()
     value = json.dumps({"client_id": config.client_id, "client_secret": config.client_secret})
-    secrets_client.put_secret_value(SecretId=f"{prefix}{SECRET_NAME}", SecretString=value)
+    secrets_client.put_secret_value(SecretId=secret_id, SecretString=value)
+    return True

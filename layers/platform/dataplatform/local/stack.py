@@ -138,7 +138,7 @@ class LocalStack:
         progress("provisioning the template's resources on the local AWS")
         deployment = self.deployment()
         provision_resources(deployment, settings)
-        sample_api.store_local_credentials(client("secretsmanager", settings), settings.secret_prefix or "")
+        sample_api.store_local_credentials(client("secretsmanager", settings), deployment)
         wirings = wire_functions(deployment, settings)
         self.wiring_file.write_text(json.dumps([w.to_json() for w in wirings], indent=2))
         self._start_dispatcher(settings, schedules, progress)

@@ -538,7 +538,16 @@ class _State:
     def set_faults(self, switches: Mapping[str, Any]) -> dict[str, Any]:
         """Apply the switches all or none; `reset` first clears every fault and restores the configured
         rate limit."""
-        known = {"fail_5xx", "slow", "delay_s", "malformed", "drift_from_entry", "rate_limit_per_s", "reset"}
+        known = {
+            "fail_5xx",
+            "slow",
+            "delay_s",
+            "malformed",
+            "drift_from_entry",
+            "rate_limit_per_s",
+            "revoke_tokens",
+            "reset",
+        }
         if unknown := sorted(set(switches) - known):
             raise BadRequest(f"unknown fault switches {unknown}")
         with self.lock:
@@ -556,6 +565,8 @@ class _State:
             if "rate_limit_per_s" in switches:
                 rate = switches["rate_limit_per_s"]
                 bucket = _TokenBucket(_seconds(rate, "rate_limit_per_s")) if rate else None
+            if switches.get("revoke_tokens"):  # as a provider rotating its keys: every token is now stale
+                self.tokens = {}
             self.faults, self.bucket = faults, bucket
             return {**dataclasses.asdict(faults), "rate_limit_per_s": bucket.rate if bucket else None}
 
