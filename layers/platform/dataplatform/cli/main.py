@@ -315,6 +315,50 @@ def sample_rds_export(
     )
 
 
+@sample_app.command("events")
+def sample_events(
+    topic: Annotated[str, typer.Argument(help="The Kafka topic, created if missing.")],
+    rate: Annotated[
+        float, typer.Option("--rate", min=0, help="Events per second; 0 for as fast as possible.")
+    ] = 0,
+    count: Annotated[int, typer.Option("--count", min=0, help="How many events to produce.")] = 10_000,
+    malformed_share: Annotated[
+        float, typer.Option("--malformed-share", min=0, max=1, help="Share of malformed messages.")
+    ] = 0.0,
+    partitions: Annotated[int, typer.Option("--partitions", min=1, help="Partitions of a new topic.")] = 3,
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the same events again; random if not given.")
+    ] = None,
+) -> None:
+    """Produce a JSON clickstream (page views, add-to-cart, purchases) to the local Kafka broker."""
+    import secrets
+
+    from confluent_kafka import KafkaException
+
+    from dataplatform.local.stack import KAFKA
+    from dataplatform.samples.clickstream import ProduceError, produce_events
+
+    stack = LocalStack()
+    bootstrap = stack.kafka_bootstrap()
+    if bootstrap is None or not stack.parts[KAFKA].is_running():
+        _fail("the local stack's Kafka broker is not running: run `dp stack up`")
+        return
+    seed = secrets.randbits(32) if seed is None else seed
+    _progress(f"producing {count} events to {topic} at {bootstrap} ({f'{rate:g}/s' if rate else 'unpaced'})")
+    try:
+        report = produce_events(bootstrap, topic, count, rate or None, malformed_share, seed, partitions)
+    except (ProduceError, KafkaException) as exc:
+        _fail(f"producing to {topic} failed: {exc}")
+        return
+    kinds = ", ".join(f"{kind} {n}" for kind, n in report.malformed_by_kind.items() if n) or "none"
+    out.print(
+        f"[green]{report.produced} events[/] to {report.topic} in {report.seconds:.2f}s "
+        f"({report.events_per_second:,.0f}/s): {report.valid} valid, {report.malformed} malformed ({kinds}); "
+        f"occurred {report.first_event_at} to {report.last_event_at}; seed {report.seed}",
+        highlight=False,
+    )
+
+
 @app.command("deploy-artifacts")
 def deploy_artifacts(
     stack_name: Annotated[
