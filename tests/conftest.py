@@ -96,7 +96,9 @@ def mocked_aws(aws_credentials: None) -> Iterator[Settings]:
     from moto import mock_aws
 
     from dataplatform import aws
+    from dataplatform.local import moto_fidelity
 
+    moto_fidelity.apply()
     with mock_aws():
         aws.forget_session()  # a session made before the mock started would reach past it
         yield Settings(profile=Profile.AWS)

@@ -6,6 +6,7 @@ reads `os.environ` itself. Explicit arguments beat the environment, which beats 
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,11 @@ DP_EVENT_BUS = "DP_EVENT_BUS"
 DP_KAFKA_BOOTSTRAP = "DP_KAFKA_BOOTSTRAP"
 DP_INGEST_STATE_TABLE = "DP_INGEST_STATE_TABLE"
 DP_SECRET_PREFIX = "DP_SECRET_PREFIX"
+DP_SPARK_APPLICATION_ID = "DP_SPARK_APPLICATION_ID"
+DP_SPARK_JOB_ROLE_ARN = "DP_SPARK_JOB_ROLE_ARN"
+DP_STREAM_NAME = "DP_STREAM_NAME"
+DP_STREAM_TOPICS = "DP_STREAM_TOPICS"  # comma-separated
+DP_KAFKA_OPTIONS = "DP_KAFKA_OPTIONS"  # JSON object of Kafka client options (e.g. MSK's TLS)
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
@@ -58,6 +64,11 @@ class Settings:
     kafka_bootstrap: str | None = None
     ingest_state_table: str | None = None
     secret_prefix: str | None = None
+    spark_application_id: str | None = None
+    spark_job_role_arn: str | None = None
+    stream_name: str | None = None
+    stream_topics: tuple[str, ...] = ()
+    kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -93,6 +104,18 @@ def parse_profile(value: str | None) -> Profile:
         raise SettingsError(f"{DP_PROFILE}={value!r} is not one of: {allowed}") from None
 
 
+def _json_object(text: str | None, name: str) -> dict[str, str]:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise SettingsError(f"{name} is not JSON: {text!r}") from None
+    if not isinstance(value, dict):
+        raise SettingsError(f"{name} must be a JSON object")
+    return {str(k): str(v) for k, v in value.items()}
+
+
 def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Settings:
     """Settings from the environment, with explicit keyword arguments winning."""
     env = os.environ if env is None else env
@@ -112,6 +135,11 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         kafka_bootstrap=env.get(DP_KAFKA_BOOTSTRAP),
         ingest_state_table=env.get(DP_INGEST_STATE_TABLE),
         secret_prefix=env.get(DP_SECRET_PREFIX),
+        spark_application_id=env.get(DP_SPARK_APPLICATION_ID),
+        spark_job_role_arn=env.get(DP_SPARK_JOB_ROLE_ARN),
+        stream_name=env.get(DP_STREAM_NAME),
+        stream_topics=tuple(t for t in env.get(DP_STREAM_TOPICS, "").split(",") if t),
+        kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
     return base.with_overrides(**explicit)
@@ -134,6 +162,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_KAFKA_BOOTSTRAP: settings.kafka_bootstrap,
         DP_INGEST_STATE_TABLE: settings.ingest_state_table,
         DP_SECRET_PREFIX: settings.secret_prefix,
+        DP_SPARK_APPLICATION_ID: settings.spark_application_id,
+        DP_SPARK_JOB_ROLE_ARN: settings.spark_job_role_arn,
+        DP_STREAM_NAME: settings.stream_name,
+        DP_STREAM_TOPICS: ",".join(settings.stream_topics),
+        DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})
     env.update(settings.source_env)

@@ -19,6 +19,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from dataplatform.local import moto_fidelity
+
 PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions")
 
 log = logging.getLogger("dataplatform.local.aws")
@@ -62,36 +64,6 @@ def _reindex_buckets() -> None:
                 s3_backends.bucket_accounts[name] = (bucket.partition, account_id)
 
 
-def _enforce_glue_table_versions() -> None:
-    """Make UpdateTable honour `VersionId` as Glue does, so concurrent Iceberg commits conflict.
-
-    moto ignores it, which would let two writers of one table both "succeed" and the later one silently
-    drop the other's snapshot. pyiceberg passes the version it read and expects
-    ConcurrentModificationException when the table moved on; that is what Glue answers, and here too.
-    """
-    from moto.glue.exceptions import GlueClientError
-    from moto.glue.responses import GlueResponse
-
-    lock = threading.Lock()
-    unchecked = GlueResponse.update_table
-
-    def update_table(self: GlueResponse) -> Any:
-        expected = self.parameters.get("VersionId")
-        with lock:
-            if expected is not None:
-                name = self.parameters["TableInput"]["Name"]
-                table = self.glue_backend.get_table(self.parameters["DatabaseName"], name)
-                current = str(table._current_version)
-                if str(expected) != current:
-                    raise GlueClientError(
-                        "ConcurrentModificationException",
-                        f"table {name} is at version {current}, not {expected}",
-                    )
-            return unchecked(self)
-
-    GlueResponse.update_table = update_table  # type: ignore[method-assign]
-
-
 def _enable_step_functions_execution(port: int) -> None:
     """Run state machines for real; moto's interpreter calls back to localhost:$MOTO_PORT."""
     from moto.core.config import default_user_config
@@ -106,7 +78,7 @@ def serve(port: int, state_file: Path) -> None:
     restored = load_state(state_file)
     log.info("restored %s from %s", ", ".join(restored) or "nothing", state_file)
     _enable_step_functions_execution(port)
-    _enforce_glue_table_versions()
+    moto_fidelity.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     log.info("moto server listening on 127.0.0.1:%d", port)

@@ -13,9 +13,8 @@ from pathlib import Path
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
-from dataplatform.spark.session import KAFKA_JAR_PREFIXES
+from dataplatform.spark.session import KAFKA_JAR_PREFIXES, SPARK_PREFIX
 
-SPARK_PREFIX = "spark"
 # Tooling of the package that job runs never import.
 _NOT_FOR_SPARK = ("cli", "local", "sam")
 
@@ -36,8 +35,9 @@ def upload_spark_artifacts(settings: Settings, bucket: str, root: Path, jars_dir
     s3 = client("s3", settings)
     uploads: dict[str, bytes | Path] = {}
     for folder in ("jobs", "streaming"):
-        for path in sorted((root / folder).rglob("*.py")):
-            uploads[f"{SPARK_PREFIX}/{path.relative_to(root).as_posix()}"] = path
+        for pattern in ("*.py", "*.json"):  # job files, and the streaming job's event schemas
+            for path in sorted((root / folder).rglob(pattern)):
+                uploads[f"{SPARK_PREFIX}/{path.relative_to(root).as_posix()}"] = path
     uploads[f"{SPARK_PREFIX}/python/dataplatform.zip"] = package_zip(root / "layers/platform/dataplatform")
     for jar in sorted(jars_dir.glob("*.jar")):
         if jar.name.startswith(KAFKA_JAR_PREFIXES):

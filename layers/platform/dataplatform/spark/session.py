@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 CATALOG = "glue"
+SPARK_PREFIX = "spark"  # where `make deploy` puts jobs, jars and the package in the artifacts bucket
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
 # Where EMR 7.x keeps its Iceberg runtime (enabled with spark.jars, per the EMR Serverless docs).
 EMR_ICEBERG_JAR = "/usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar"

@@ -1,0 +1,76 @@
+"""The streaming job as a process of the local stack: what `dp streaming start|stop|status|redeploy` run.
+
+The job keeps its checkpoint under `.local/streaming/<name>/checkpoint` (S3 on EMR), so a stop, a crash
+or a redeploy resumes where the last finished batch left off. Its status file is the last batch's
+progress, written by the job itself.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from dataplatform.local.paths import LocalPaths, project_root
+from dataplatform.local.processes import ManagedProcess
+from dataplatform.settings import Settings, settings_env
+
+JOB = project_root() / "streaming" / "kafka_to_raw.py"
+
+
+class LocalStream:
+    def __init__(self, paths: LocalPaths, name: str = "clickstream") -> None:
+        self.name = name
+        self.home = paths.root / "streaming" / name
+        self.process = ManagedProcess(f"stream-{name}", paths.run)
+
+    @property
+    def checkpoint(self) -> Path:
+        return self.home / "checkpoint"
+
+    @property
+    def status_file(self) -> Path:
+        return self.home / "status.json"
+
+    def command(
+        self, topics: Sequence[str], trigger: str, max_offsets: int, schemas: Path | None
+    ) -> list[str]:
+        cmd = [sys.executable, str(JOB), "--name", self.name, "--topics", ",".join(topics)]
+        cmd += ["--checkpoint", str(self.checkpoint), "--status-file", str(self.status_file)]
+        cmd += ["--trigger", trigger, "--max-offsets-per-trigger", str(max_offsets)]
+        return cmd + (["--schemas", str(schemas)] if schemas else [])
+
+    def start(
+        self,
+        settings: Settings,
+        topics: Sequence[str],
+        trigger: str = "5 seconds",
+        max_offsets: int = 50_000,
+        schemas: Path | None = None,
+    ) -> int:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.status_file.unlink(missing_ok=True)
+        return self.process.start(
+            self.command(topics, trigger, max_offsets, schemas),
+            env=settings_env(settings),
+            cwd=project_root(),
+        )
+
+    def stop(self, timeout_s: float = 60.0) -> None:
+        """SIGTERM: the job stops its query between batches; SIGKILL after the timeout."""
+        self.process.stop(timeout_s)
+
+    def status(self) -> dict[str, Any]:
+        try:
+            reported = json.loads(self.status_file.read_text())
+        except (OSError, ValueError):
+            reported = {}
+        if self.process.is_running():
+            state = "running"
+        elif reported.get("state") in ("stopped", "failed"):  # it ended and said so (e.g. available-now)
+            state = reported["state"]
+        else:
+            state = "crashed" if self.process.has_crashed() else "stopped"
+        return {"process": state, "pid": self.process.pid(), "checkpoint": str(self.checkpoint), **reported}

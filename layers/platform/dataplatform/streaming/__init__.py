@@ -1,0 +1,1 @@
+"""Kafka to the raw zone with Spark Structured Streaming."""
