@@ -19,7 +19,8 @@ def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -
     try:
         demo = subprocess.run([DP, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         assert demo.returncode == 0, demo.stdout + demo.stderr
-        assert demo.stdout.count("  ok ") == 7
+        assert demo.stdout.count("  ok ") == 8
+        assert "streaming job landed every event" in demo.stdout
         assert "export tpch-2026-11-02 cataloged" in demo.stdout
         assert "raw.reviews__reviews: committed, 50000 records landed" in demo.stdout
         assert "where to look" in demo.stdout

@@ -19,13 +19,18 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from dataplatform.catalog import glue_catalog
 from dataplatform.local.stack import KAFKA, LocalStack
 from dataplatform.local.streaming_process import LocalStream
+from dataplatform.sam.template import load_template
 from dataplatform.samples.clickstream import produce_events
 from dataplatform.settings import Settings
-from dataplatform.streaming.tables import StreamTables
+from dataplatform.streaming.tables import KAFKA_SCHEMA, StreamTables
+from dataplatform.streaming.transforms import dead_letter_rows, parse_events
+from dataplatform.streaming.validation import EventSchema
 from tests.conftest import ROOT, wait_for
 
 SCHEMA = ROOT / "streaming/schemas/clickstream.json"
@@ -149,3 +154,10 @@ def test_status_and_a_redeploy_resume_from_the_checkpoint(
     produce_events(bootstrap, name, 500, None, 0.0, seed=32)
     run_to_end(stream, stack_settings, name, schemas)  # the "redeploy": same checkpoint, new process
     assert counts(stack_settings, name)["raw"] == 1_500
+
+
+def test_the_templates_dead_letter_table_has_the_columns_the_job_writes(spark: SparkSession) -> None:
+    declared = load_template(ROOT / "template.yaml")["Resources"]["StreamingDeadLetterTable"]["Properties"]
+    columns = [c["Name"] for c in declared["TableInput"]["StorageDescriptor"]["Columns"]]
+    parsed = parse_events(spark.createDataFrame([], KAFKA_SCHEMA), EventSchema.load(SCHEMA))
+    assert dead_letter_rows(parsed, F.current_timestamp()).columns == columns

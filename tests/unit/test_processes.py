@@ -63,3 +63,10 @@ def test_a_killed_part_is_reported_as_crashed_and_stop_takes_its_children(tmp_pa
 def test_a_free_preferred_port_is_reused() -> None:
     port = free_port()
     assert free_port(port) == port
+
+
+def test_a_kraft_cluster_id_never_reads_as_an_option() -> None:
+    from dataplatform.local.kafka_broker import new_cluster_id
+
+    ids = [new_cluster_id() for _ in range(2_000)]
+    assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -36,6 +36,15 @@ def java_bin() -> str:
     return str(java)
 
 
+def new_cluster_id() -> str:
+    """A KRaft cluster id: a UUID in URL-safe base64. One starting with "-" reads as an option to the
+    storage tool (a 1-in-64 failure of a fresh stack), so, as Kafka's own Uuid.randomUuid does, draw again."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 @dataclass(frozen=True)
 class KafkaBroker:
     jars_dir: Path
@@ -104,7 +113,7 @@ class KafkaBroker:
         if (self.data_dir / "meta.properties").is_file():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         config = self.write_config()
         result = subprocess.run(
             self._java("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(config)),

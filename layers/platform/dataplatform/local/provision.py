@@ -23,6 +23,16 @@ RULE_PREFIX = "dp-local-"
 MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: the first try and two retries
 RULE_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent"}
 SCHEDULE_EVENT_TYPES = {"Schedule", "ScheduleV2"}
+# What the local AWS holds of the template; the rest (IAM, KMS, alarms, EMR, Glue tables the jobs create
+# themselves) has no local counterpart that the code reads.
+PROVISIONED_TYPES = {
+    "AWS::S3::Bucket",
+    "AWS::Events::EventBus",
+    "AWS::Glue::Database",
+    "AWS::SQS::Queue",
+    "AWS::DynamoDB::Table",
+    "AWS::SecretsManager::Secret",
+}
 
 
 @dataclass(frozen=True)
@@ -76,7 +86,10 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
     secrets = client("secretsmanager", settings)
     made: dict[str, list[str]] = {}
     for logical_id, resource in deployment.resources.items():
-        rtype, props = resource["Type"], deployment.resolve(resource.get("Properties", {}))
+        rtype = resource["Type"]
+        if rtype not in PROVISIONED_TYPES:
+            continue
+        props = deployment.resolve(resource.get("Properties", {}))
         name = deployment.physical_name(logical_id)
         if rtype == "AWS::S3::Bucket":
             with _tolerating("BucketAlreadyOwnedByYou"):

@@ -13,6 +13,7 @@ ARN_FORMAT: dict[str, str] = {
     "AWS::StepFunctions::StateMachine": "arn:aws:states:{region}:{account}:stateMachine:{name}",
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    "AWS::EMRServerless::Application": "arn:aws:emr-serverless:{region}:{account}:/applications/{name}",
 }
 
 

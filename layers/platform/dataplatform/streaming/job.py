@@ -108,6 +108,7 @@ class Reporter:
             progress["dead_letters"] = writer.last.dead_letters
         status = {
             "name": self.config.name,
+            "topics": list(self.config.topics),
             "state": state,
             "updated_at": datetime.now(UTC).isoformat(),
             "last_progress": progress,
