@@ -16,7 +16,7 @@ from pathlib import Path
 from dataplatform.aws import client
 from dataplatform.settings import load_settings
 from dataplatform.spark.session import build_session
-from dataplatform.streaming.job import AVAILABLE_NOW, Reporter, StreamConfig, run
+from dataplatform.streaming.job import AVAILABLE_NOW, Reporter, StreamConfig, local_schemas, run
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
@@ -32,7 +32,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--trigger", default="10 seconds", help=f"interval, or {AVAILABLE_NOW!r}")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=100_000)
     parser.add_argument("--starting-offsets", default="earliest")
-    parser.add_argument("--schemas", type=Path, default=SCHEMAS, help="folder of <topic>.json schemas")
+    parser.add_argument(
+        "--schemas", default=str(SCHEMAS), help="folder of <topic>.json schemas, local or s3://bucket/prefix"
+    )
     parser.add_argument(
         "--kafka-option",
         action="append",
@@ -55,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         topics=tuple(t for t in args.topics.split(",") if t),
         bootstrap=bootstrap,
         checkpoint=args.checkpoint,
-        schemas_dir=args.schemas,
+        schemas_dir=local_schemas(args.schemas, client("s3", settings)),
         trigger=args.trigger,
         max_offsets_per_trigger=args.max_offsets_per_trigger or None,
         starting_offsets=args.starting_offsets,

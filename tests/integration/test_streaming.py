@@ -7,6 +7,7 @@ THEN every record lands in raw exactly once, and in exactly one of the typed or 
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -14,17 +15,23 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow.compute as pc
 import pytest
+from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
+from typer.testing import CliRunner
 
 from dataplatform.catalog import glue_catalog
+from dataplatform.cli.main import app
+from dataplatform.local.paths import DP_LOCAL_DIR
 from dataplatform.local.stack import KAFKA, LocalStack
 from dataplatform.local.streaming_process import LocalStream
+from dataplatform.maintenance import MaintenancePolicy, maintain_table
 from dataplatform.sam.template import load_template
 from dataplatform.samples.clickstream import produce_events
 from dataplatform.settings import Settings
@@ -52,6 +59,14 @@ def stream(local_stack: LocalStack, topic: tuple[str, Path]) -> Iterator[LocalSt
     job = LocalStream(local_stack.paths, name=topic[0])
     yield job
     job.stop(timeout_s=30)
+
+
+def landed(settings: Settings, name: str) -> int:
+    """Rows in the topic's raw table so far (none before the job has created it)."""
+    try:
+        return counts(settings, name)["raw"]
+    except NoSuchTableError:
+        return 0
 
 
 def counts(settings: Settings, name: str) -> dict[str, Any]:
@@ -130,10 +145,11 @@ def test_a_broker_restart_mid_stream_loses_nothing(
     local_stack.up()  # starts what is not running: the broker, on its port, with its log dir
     second = produce_events(bootstrap, name, 2_000, None, 0.05, seed=22)
 
-    def caught_up() -> bool:
-        return counts(stack_settings, name)["raw"] >= 4_000
-
-    wait_for(caught_up, 240, "the stream to catch up after the broker came back")
+    wait_for(
+        lambda: landed(stack_settings, name) >= 4_000,
+        240,
+        "the stream to catch up after the broker came back",
+    )
     assert stream.process.is_running(), stream.process.log_tail(40)
     stream.stop()
     found = counts(stack_settings, name)
@@ -143,7 +159,11 @@ def test_a_broker_restart_mid_stream_loses_nothing(
 
 
 def test_status_and_a_redeploy_resume_from_the_checkpoint(
-    stream: LocalStream, topic: tuple[str, Path], local_stack: LocalStack, stack_settings: Settings
+    stream: LocalStream,
+    topic: tuple[str, Path],
+    local_stack: LocalStack,
+    stack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name, schemas = topic
     bootstrap = local_stack.kafka_bootstrap() or ""
@@ -154,6 +174,45 @@ def test_status_and_a_redeploy_resume_from_the_checkpoint(
     produce_events(bootstrap, name, 500, None, 0.0, seed=32)
     run_to_end(stream, stack_settings, name, schemas)  # the "redeploy": same checkpoint, new process
     assert counts(stack_settings, name)["raw"] == 1_500
+
+    monkeypatch.setenv(DP_LOCAL_DIR, str(local_stack.paths.root))
+    shown = CliRunner().invoke(app, ["streaming", "status", "--name", name])
+    assert shown.exit_code == 0, shown.output
+    reported = json.loads(shown.stdout)
+    assert (reported["process"], reported["topics"], reported["last_progress"]["consumer_lag"]) == (
+        "stopped",
+        [name],
+        0,
+    )
+
+
+def test_maintenance_beside_the_running_stream_keeps_the_counts_and_cuts_the_files(
+    stream: LocalStream,
+    topic: tuple[str, Path],
+    local_stack: LocalStack,
+    stack_settings: Settings,
+    spark: SparkSession,
+) -> None:
+    name, schemas = topic
+    bootstrap = local_stack.kafka_bootstrap() or ""
+    produced = produce_events(bootstrap, name, 3_000, None, 0.05, seed=41).produced
+    # Many small batches: many small files for maintenance to compact while the stream keeps committing.
+    stream.start(stack_settings, [name], trigger="0 seconds", max_offsets=150, schemas=schemas)
+    wait_for(lambda: landed(stack_settings, name) >= 1_500, 240, "half the backlog to land")
+    table = TABLES.raw(name)
+    files_before = spark.sql(f"SELECT count(*) FROM {table}.files").first()[0]  # type: ignore[index]
+    policy = MaintenancePolicy(min_input_files=2, longest_writer_commit=timedelta(minutes=5))
+    report = maintain_table(spark, table, policy)
+    assert report.ok, report.error
+    assert stream.process.is_running(), "maintenance failed the stream"
+    produced += produce_events(bootstrap, name, 1_000, None, 0.05, seed=42).produced
+    wait_for(lambda: landed(stack_settings, name) >= produced, 240, "the stream to land the rest")
+    stream.stop()
+    found = counts(stack_settings, name)
+    assert found["raw"] == found["distinct_raw"] == produced
+    assert found["typed"] + found["dead"] == produced
+    assert report.rewritten_data_files > report.added_data_files
+    assert report.data_files_after is not None and report.data_files_after < files_before
 
 
 def test_the_templates_dead_letter_table_has_the_columns_the_job_writes(spark: SparkSession) -> None:

@@ -7,8 +7,12 @@ progress, written by the job itself.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -59,8 +63,17 @@ class LocalStream:
         )
 
     def stop(self, timeout_s: float = 60.0) -> None:
-        """SIGTERM: the job stops its query between batches; SIGKILL after the timeout."""
-        self.process.stop(timeout_s)
+        """SIGTERM to the job's Python driver only, which lets the running micro-batch finish and stops
+        the query; its JVM would stop the query at once if it got the signal too. Then the whole
+        process group, with SIGKILL after the timeout, for whatever is left."""
+        pid = self.process.pid()
+        if pid is not None and self.process.is_running():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout_s
+            while self.process.is_running() and time.monotonic() < deadline:
+                time.sleep(0.2)
+        self.process.stop(timeout_s=10)
 
     def status(self) -> dict[str, Any]:
         try:

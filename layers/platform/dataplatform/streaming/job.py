@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Mapping
@@ -76,6 +77,20 @@ def start(
     else:
         stream = stream.trigger(processingTime=config.trigger)
     return stream.start(), writer
+
+
+def local_schemas(location: str, s3: Any) -> Path:
+    """The schemas folder as a local path: as given, or copied from `s3://bucket/prefix` (on EMR, where
+    `make deploy` put `streaming/schemas/`)."""
+    if not location.startswith("s3://"):
+        return Path(location)
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    target = Path(tempfile.mkdtemp(prefix="schemas-"))
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix.rstrip("/") + "/")
+    for item in (item for page in pages for item in page.get("Contents", [])):
+        if item["Key"].endswith(".json"):
+            s3.download_file(bucket, item["Key"], str(target / item["Key"].rsplit("/", 1)[1]))
+    return target
 
 
 def progress_summary(progress: Mapping[str, Any]) -> dict[str, Any]:
@@ -165,21 +180,16 @@ def run(spark: SparkSession, config: StreamConfig, reporter: Reporter, poll_s: i
         query.awaitTermination(poll_s)
         reporter.report("running", query, writer)
     if stopping.is_set() and query.isActive:
-        query.stop()
+        _stop_between_batches(query)
     error = query.exception()
     reporter.report("failed" if error else "stopped", query, writer, str(error) if error else "")
     return 1 if error else 0
 
 
-def wait_for_batch(status_file: Path, batch: int, timeout_s: float) -> dict[str, Any]:
-    """The status once the job has finished `batch` (for tests and `dp streaming status --wait`)."""
+def _stop_between_batches(query: StreamingQuery, timeout_s: float = 30.0) -> None:
+    """Let the running micro-batch finish its commits, then stop: `stop()` alone interrupts it, which
+    is safe (the checkpoint replays it) but leaves its later tables behind until the next start."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            status = json.loads(status_file.read_text())
-        except (OSError, ValueError):
-            status = {}
-        if (status.get("last_progress") or {}).get("batch", -1) >= batch:
-            return dict(status)
-        time.sleep(0.5)
-    raise TimeoutError(f"the stream did not finish batch {batch} within {timeout_s:.0f}s")
+    while query.isActive and query.status.get("isTriggerActive") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    query.stop()
