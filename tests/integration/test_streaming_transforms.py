@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +32,7 @@ VALID = {
 }
 
 
-def _kafka(spark: SparkSession, values: list[bytes | None]) -> DataFrame:
+def _kafka(spark: SparkSession, values: Sequence[bytes | None]) -> DataFrame:
     rows = [
         (b"s-1", value, "clickstream", 0, offset, AT.replace(tzinfo=None), 0, [("event_type", b"purchase")])
         for offset, value in enumerate(values)
