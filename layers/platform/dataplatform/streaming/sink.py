@@ -89,17 +89,20 @@ class EpochWriter:
     def _write(self, batch: DataFrame, batch_id: int, report: BatchReport) -> None:
         ingested_at = F.lit(datetime.now(UTC)).cast("timestamp")
         dead: DataFrame | None = None
+        cached: list[DataFrame] = []
         for topic, schema in self.schemas.items():
             records = batch.where(F.col("topic") == topic)
             self._append(raw_rows(records, ingested_at), self.tables.raw(topic), batch_id, report)
-            parsed = parse_events(records, schema)
+            # Validated once: typed and dead letters both read the reason.
+            parsed = parse_events(records, schema).persist()
+            cached.append(parsed)
             typed = with_event_time(typed_rows(parsed, ingested_at), self.tables.event_time_field)
             self._append(typed, self.tables.typed(topic), batch_id, report)
             letters = dead_letter_rows(parsed, ingested_at)
             dead = letters if dead is None else dead.unionByName(letters)
         assert dead is not None
-        dead = dead.persist()
         report.dead_letters = dead.count()
         if report.dead_letters:
             self._append(dead, self.tables.dead_letters, batch_id, report)
-        dead.unpersist()
+        for frame in cached:
+            frame.unpersist()
