@@ -23,8 +23,8 @@ from boto3.s3.transfer import TransferConfig
 ROWS_PER_GROUP = 20_000
 ROWS_PER_FILE = 1_000_000
 ZSTD_LEVEL = 3
-# Multipart parts are held in memory while they go up: 4 x 8 MiB, not s3transfer's 10 x 8 MiB.
-UPLOAD = TransferConfig(max_concurrency=4, multipart_chunksize=8 * 2**20)
+# Multipart parts are held in memory while they go up: 2 x 8 MiB, not s3transfer's 10 x 8 MiB.
+UPLOAD = TransferConfig(max_concurrency=2, multipart_chunksize=8 * 2**20)
 
 
 @dataclass(frozen=True)
