@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from abc import ABC, abstractmethod
 from typing import Any
 
 import requests
@@ -27,11 +28,12 @@ class CredentialsError(RuntimeError):
     """A source's secret is missing, unreadable, or lacks a key its auth kind needs."""
 
 
-class Refreshable(AuthBase):
+class Refreshable(AuthBase, ABC):
     """Auth whose credential can go stale mid-run; the client refreshes it once on a 401."""
 
+    @abstractmethod
     def refresh(self, stale: str | None) -> None:
-        raise NotImplementedError
+        """Get a new credential, unless another thread already replaced `stale`."""
 
 
 class ApiKeyHeader(AuthBase):

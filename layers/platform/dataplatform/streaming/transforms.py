@@ -17,11 +17,10 @@ from pyspark.sql import functions as F
 
 from dataplatform.streaming.validation import EventSchema
 
-COORDINATES = ("topic", "partition", "offset", "kafka_timestamp")
 PARSED, REASON = "_event", "_reason"
 
 
-def _coordinates(df: DataFrame) -> list[Column]:
+def _coordinates() -> list[Column]:
     return [F.col("topic"), F.col("partition"), F.col("offset"), F.col("timestamp").alias("kafka_timestamp")]
 
 
@@ -30,7 +29,7 @@ def raw_rows(kafka_df: DataFrame, ingested_at: Column) -> DataFrame:
         F.col("key"),
         F.col("value"),
         F.col("headers"),
-        *_coordinates(kafka_df),
+        *_coordinates(),
         ingested_at.alias("_ingested_at"),
     )
 
@@ -51,7 +50,7 @@ def typed_rows(parsed_df: DataFrame, ingested_at: Column) -> DataFrame:
     return parsed_df.where(F.col(REASON).isNull()).select(
         *[F.col(f"{PARSED}.{name}").alias(name) for name in fields],
         F.col("key").cast("string").alias("kafka_key"),
-        *_coordinates(parsed_df),
+        *_coordinates(),
         ingested_at.alias("_ingested_at"),
     )
 
@@ -66,6 +65,6 @@ def dead_letter_rows(parsed_df: DataFrame, ingested_at: Column) -> DataFrame:
         F.col("key").cast("string").alias("kafka_key"),
         F.col("_text").alias("value"),
         F.col(REASON).alias("reason"),
-        *_coordinates(parsed_df),
+        *_coordinates(),
         ingested_at.alias("_ingested_at"),
     )
