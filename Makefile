@@ -77,6 +77,7 @@ demo: setup ## Run the platform locally: stack up, the demo flows, and where to 
 
 lint: setup ## ruff, ruff format, mypy, cfn-lint, sam validate --lint, checkov
 	@echo "==> ruff"; $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache
 	@echo "==> mypy"; $(VENV)/bin/mypy layers/platform tests $(wildcard functions/*/*.py jobs/*.py streaming/*.py bench/*.py)
 	@echo "==> cfn-lint"; $(VENV)/bin/cfn-lint template.yaml
 	@echo "==> sam validate --lint"; $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml

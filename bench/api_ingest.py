@@ -29,12 +29,12 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from dptools.local import sample_api
+from dptools.local.paths import project_root
+from dptools.local.processes import ManagedProcess, free_port
+from dptools.local.sample_api import URL_ENV
+from dptools.samples.reviews_api import ReviewsApiConfig
 
-from dataplatform.local import sample_api
-from dataplatform.local.paths import project_root
-from dataplatform.local.processes import ManagedProcess, free_port
-from dataplatform.local.sample_api import URL_ENV
-from dataplatform.samples.reviews_api import ReviewsApiConfig
 from dataplatform.settings import load_settings, settings_env
 
 PAGE_SIZE = 1_000
@@ -134,8 +134,9 @@ def _start_api(run_dir: Path, total: int) -> tuple[ManagedProcess, str]:
 
 def _start_aws(run_dir: Path) -> tuple[ManagedProcess, dict[str, str]]:
     """moto alone (no Kafka, no dispatcher), with the template's resources provisioned."""
-    from dataplatform.local.deployment import LocalDeployment
-    from dataplatform.local.provision import provision_resources
+    from dptools.local.deployment import LocalDeployment
+    from dptools.local.provision import provision_resources
+
     from dataplatform.settings import Profile, Settings
 
     aws = ManagedProcess("bench-aws", run_dir)
@@ -144,7 +145,7 @@ def _start_aws(run_dir: Path) -> tuple[ManagedProcess, dict[str, str]]:
         [
             sys.executable,
             "-m",
-            "dataplatform.local.aws_server",
+            "dptools.local.aws_server",
             "--port",
             str(port),
             "--state",

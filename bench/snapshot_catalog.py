@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from dptools.local.paths import LocalPaths
+from dptools.local.stack import LocalStack
+from dptools.samples.rds_export import TABLES, generate_tpch, write_rds_export
 
 from dataplatform.aws import client
-from dataplatform.catalog import glue_catalog
-from dataplatform.local.paths import LocalPaths
-from dataplatform.local.stack import LocalStack
-from dataplatform.rds_export.catalog_export import CatalogDeps, catalog_export
-from dataplatform.rds_export.files import list_parquet
-from dataplatform.samples.rds_export import TABLES, generate_tpch, write_rds_export
+from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
+from dataplatform.snapshot_catalog.catalog_export import CatalogDeps, catalog_export
+from dataplatform.snapshot_catalog.files import list_parquet
 
 PREFIX = "bench/exports"  # outside the rule's exports/ prefix: the dispatcher leaves it alone
 REWRITE_NAMESPACE = "bench_rewrite"

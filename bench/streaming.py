@@ -42,13 +42,13 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
+from dptools.local.paths import LocalPaths, project_root
+from dptools.local.stack import LocalStack
+from dptools.local.streaming_process import LocalStream
+from dptools.samples.clickstream import DEFAULT_PARTITIONS, produce_events
 from pyiceberg.table.snapshots import Snapshot
 
-from dataplatform.catalog import glue_catalog
-from dataplatform.local.paths import LocalPaths, project_root
-from dataplatform.local.stack import LocalStack
-from dataplatform.local.streaming_process import LocalStream
-from dataplatform.samples.clickstream import DEFAULT_PARTITIONS, produce_events
+from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
 from dataplatform.streaming.tables import StreamTables
 

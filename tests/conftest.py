@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from dptools.local.paths import LocalPaths, project_root
+from dptools.local.stack import LocalStack
 
-from dataplatform.local.paths import LocalPaths, project_root
-from dataplatform.local.stack import LocalStack
 from dataplatform.settings import Profile, Settings
 
 if TYPE_CHECKING:
@@ -93,10 +93,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def mocked_aws(aws_credentials: None) -> Iterator[Settings]:
     """moto in this process; the settings reach it as if it were AWS."""
+    from dptools.local import moto_fidelity
     from moto import mock_aws
 
     from dataplatform import aws
-    from dataplatform.local import moto_fidelity
 
     moto_fidelity.apply()
     with mock_aws():
@@ -122,11 +122,12 @@ def stack_settings(local_stack: LocalStack) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def spark(stack_settings: Settings) -> Iterator[SparkSession]:
-    """One Spark session for the whole run, on the local stack's Glue catalog."""
-    from dataplatform.spark.session import build_session
+def spark() -> Iterator[SparkSession]:
+    """One plain local Spark session for the whole run, with no stack: pure DataFrame tests use it as it
+    is, and tests/integration's `spark` gives the same session the local stack's catalog."""
+    from dataplatform.spark.session import local_session
 
-    session = build_session("dp-tests", stack_settings, master="local[2]")
+    session = local_session("dp-tests", LocalPaths.default().jars / "spark", master="local[2]")
     session.sparkContext.setLogLevel("ERROR")
     try:
         yield session

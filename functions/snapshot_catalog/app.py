@@ -9,8 +9,8 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import S3EventNotificationEventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dataplatform.rds_export.catalog_export import CatalogDeps, catalog_export
 from dataplatform.settings import load_settings
+from dataplatform.snapshot_catalog.catalog_export import CatalogDeps, catalog_export
 
 logger = Logger()
 tracer = Tracer()

@@ -21,20 +21,21 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import requests
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import LocalStack
+from dptools.samples.reviews_api import EPOCH, ReviewsApi, ReviewsApiConfig
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from typer.testing import CliRunner
 
 from dataplatform.api_ingest.definition import SourceDefinition
-from dataplatform.api_ingest.raw_table import RUN_ID, commit_run
+from dataplatform.api_ingest.raw_table import commit_run
 from dataplatform.api_ingest.request import IngestEvent
 from dataplatform.api_ingest.run import QUARANTINE_PREFIX, IngestDeps, IngestResult, RunFailed, ingest
 from dataplatform.api_ingest.run_files import UploadedFile
 from dataplatform.aws import client
-from dataplatform.catalog import glue_catalog
-from dataplatform.cli.main import app
-from dataplatform.local.paths import DP_LOCAL_DIR
-from dataplatform.local.stack import LocalStack
-from dataplatform.samples.reviews_api import EPOCH, ReviewsApi, ReviewsApiConfig
+from dataplatform.iceberg.catalog import glue_catalog
+from dataplatform.iceberg.summary import RUN_ID
 from dataplatform.settings import Settings
 from tests.conftest import ROOT, bus_listener
 

@@ -15,13 +15,10 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
-from jsonschema import Draft202012Validator
-from typer.testing import CliRunner
-
-from dataplatform.cli.main import app
-from dataplatform.local.paths import DP_LOCAL_DIR
-from dataplatform.local.stack import LocalStack
-from dataplatform.samples.clickstream import (
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import LocalStack
+from dptools.samples.clickstream import (
     MALFORMED_KINDS,
     NOT_JSON,
     SCHEMA_FILE,
@@ -29,6 +26,9 @@ from dataplatform.samples.clickstream import (
     generate_events,
     produce_events,
 )
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
 from tests.conftest import ROOT
 
 # occurred_at is the clock's, so two runs of one seed differ there only (also in a truncated message).

@@ -5,9 +5,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dataplatform.local.paths import LocalPaths
-from dataplatform.local.processes import _group_members
-from dataplatform.local.stack import LocalStack
+from dptools.local.paths import LocalPaths
+from dptools.local.processes import _group_members
+from dptools.local.stack import LocalStack
+
 from tests.conftest import ROOT
 
 DP = str(Path(sys.executable).parent / "dp")

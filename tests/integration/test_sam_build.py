@@ -5,7 +5,8 @@ import re
 import subprocess
 from pathlib import Path
 
-from dataplatform.sam.template import load_template
+from dptools.sam.template import load_template
+
 from tests.conftest import ROOT
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024

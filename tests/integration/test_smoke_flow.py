@@ -1,9 +1,9 @@
 """The smoke flow on the real local stack: Kafka, S3 -> EventBridge -> SQS, and Iceberg both ways."""
 
+from dptools.local.smoke import kafka_roundtrip, run_smoke
+from dptools.local.stack import LocalStack
 from pyspark.sql import SparkSession
 
-from dataplatform.local.smoke import kafka_roundtrip, run_smoke
-from dataplatform.local.stack import LocalStack
 from dataplatform.settings import Settings
 
 
@@ -26,8 +26,9 @@ def test_the_smoke_flow_passes_every_step(stack_settings: Settings, spark: Spark
 
 
 def test_the_smoke_flow_is_idempotent(stack_settings: Settings, spark: SparkSession) -> None:
-    from dataplatform.catalog import glue_catalog
-    from dataplatform.local.smoke import PYICEBERG_TABLE, SPARK_TABLE
+    from dptools.local.smoke import PYICEBERG_TABLE, SPARK_TABLE
+
+    from dataplatform.iceberg.catalog import glue_catalog
 
     run_smoke(stack_settings, lambda: spark)
     catalog = glue_catalog(stack_settings)

@@ -19,21 +19,21 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from dptools.cli.main import app
+from dptools.local.stack import LocalStack
+from dptools.samples.rds_export import TABLES, generate_tpch, write_rds_export
 from typer.testing import CliRunner
 
 from dataplatform.aws import client
-from dataplatform.catalog import glue_catalog
-from dataplatform.cli.main import app
-from dataplatform.local.stack import LocalStack
-from dataplatform.rds_export.catalog_export import (
+from dataplatform.iceberg.catalog import glue_catalog
+from dataplatform.iceberg.summary import EXPORT_ID
+from dataplatform.settings import Settings
+from dataplatform.snapshot_catalog.catalog_export import (
     MARKER_PREFIX,
     QUARANTINE_PREFIX,
     CatalogDeps,
     catalog_export,
 )
-from dataplatform.rds_export.register import EXPORT_ID
-from dataplatform.samples.rds_export import TABLES, generate_tpch, write_rds_export
-from dataplatform.settings import Settings
 from tests.conftest import ROOT, bus_listener, wait_for
 
 FIRST, SECOND = date(2026, 11, 1), date(2026, 11, 2)

@@ -13,11 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dptools.local.paths import LocalPaths
+from dptools.local.processes import _group_members
+from dptools.local.stack import KAFKA, LocalStack
 
 from dataplatform.aws import client
-from dataplatform.local.paths import LocalPaths
-from dataplatform.local.processes import _group_members
-from dataplatform.local.stack import KAFKA, LocalStack
 from tests.conftest import FIXTURES, wait_for
 
 

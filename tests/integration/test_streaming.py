@@ -21,19 +21,20 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import KAFKA, LocalStack
+from dptools.local.streaming_process import LocalStream
+from dptools.sam.template import load_template
+from dptools.samples.clickstream import produce_events
 from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from typer.testing import CliRunner
 
-from dataplatform.catalog import glue_catalog
-from dataplatform.cli.main import app
-from dataplatform.local.paths import DP_LOCAL_DIR
-from dataplatform.local.stack import KAFKA, LocalStack
-from dataplatform.local.streaming_process import LocalStream
-from dataplatform.maintenance import MaintenancePolicy, maintain_table
-from dataplatform.sam.template import load_template
-from dataplatform.samples.clickstream import produce_events
+from dataplatform.iceberg.catalog import glue_catalog
+from dataplatform.maintenance.policy import MaintenancePolicy
+from dataplatform.maintenance.run import maintain_table
 from dataplatform.settings import Settings
 from dataplatform.streaming.tables import KAFKA_SCHEMA, StreamTables
 from dataplatform.streaming.transforms import dead_letter_rows, parse_events

@@ -19,14 +19,14 @@ from botocore.exceptions import ClientError
 from pyspark.sql import SparkSession
 
 from dataplatform.aws import client
-from dataplatform.maintenance import (
+from dataplatform.maintenance.policy import (
     MaintenancePolicy,
     TableReport,
     error_text,
     first_line,
     is_commit_conflict,
-    maintain_tables,
 )
+from dataplatform.maintenance.run import maintain_tables
 from dataplatform.settings import Settings
 from dataplatform.spark.session import CATALOG
 

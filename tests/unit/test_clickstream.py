@@ -17,12 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
-from jsonschema import Draft202012Validator
-from typer.testing import CliRunner
-
-from dataplatform.cli.main import app
-from dataplatform.local.paths import DP_LOCAL_DIR
-from dataplatform.samples.clickstream import (
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.samples.clickstream import (
     ADD_TO_CART,
     CUSTOMER_KEYS,
     MALFORMED_KINDS,
@@ -36,6 +33,9 @@ from dataplatform.samples.clickstream import (
     generate_events,
     retail_price_cents,
 )
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
 from tests.conftest import ROOT
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()

@@ -4,10 +4,11 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+from dptools.local.deployment import LocalDeployment
+from dptools.local.dispatcher import Dispatcher, scheduled_event
+from dptools.local.provision import FunctionWiring, Schedule
+
 from dataplatform.aws import client
-from dataplatform.local.deployment import LocalDeployment
-from dataplatform.local.dispatcher import Dispatcher, scheduled_event
-from dataplatform.local.provision import FunctionWiring, Schedule
 from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, wait_for
 

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from dataplatform.maintenance import (
+from dataplatform.maintenance.policy import (
     MaintenanceError,
     MaintenancePolicy,
     expire_snapshots_sql,
@@ -206,9 +206,7 @@ def test_orphan_removal_may_never_see_files_of_a_commit_in_flight() -> None:
 
 
 def _job() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "iceberg_maintenance", ROOT / "jobs" / "iceberg_maintenance.py"
-    )
+    spec = importlib.util.spec_from_file_location("maintenance", ROOT / "jobs" / "maintenance.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

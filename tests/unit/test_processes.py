@@ -7,8 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-
-from dataplatform.local.processes import ManagedProcess, StackError, _alive, free_port
+from dptools.local.processes import ManagedProcess, StackError, _alive, free_port
 
 # A leader that starts a child of its own, then says so.
 SLEEPER = [
@@ -66,7 +65,7 @@ def test_a_free_preferred_port_is_reused() -> None:
 
 
 def test_a_kraft_cluster_id_never_reads_as_an_option() -> None:
-    from dataplatform.local.kafka_broker import new_cluster_id
+    from dptools.local.kafka_broker import new_cluster_id
 
     ids = [new_cluster_id() for _ in range(2_000)]
     assert all(len(i) == 22 and not i.startswith("-") for i in ids)

@@ -2,14 +2,15 @@
 
 import json
 
-from dataplatform.aws import client
-from dataplatform.local.deployment import LocalDeployment
-from dataplatform.local.provision import (
+from dptools.local.deployment import LocalDeployment
+from dptools.local.provision import (
     MAX_RECEIVE_COUNT,
     provision_resources,
     remove_stale_rules,
     wire_functions,
 )
+
+from dataplatform.aws import client
 from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, ROOT, load_event
 

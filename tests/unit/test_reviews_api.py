@@ -20,8 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import orjson
 import pytest
 import requests
-
-from dataplatform.samples.reviews_api import ReviewsApi, ReviewsApiConfig
+from dptools.samples.reviews_api import ReviewsApi, ReviewsApiConfig
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 KEY = {"X-API-Key": "local-api-key"}
@@ -530,7 +529,7 @@ def start_process(port_file: Path, *flags: str) -> tuple[subprocess.Popen[bytes]
         [
             sys.executable,
             "-m",
-            "dataplatform.samples.reviews_api",
+            "dptools.samples.reviews_api",
             "--port",
             "0",
             "--port-file",

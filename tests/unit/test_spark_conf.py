@@ -3,7 +3,12 @@
 from pathlib import Path
 
 from dataplatform.settings import Profile, Settings
-from dataplatform.spark.session import EMR_ICEBERG_JAR, emr_spark_submit_parameters, local_session_conf
+from dataplatform.spark.session import (
+    EMR_ICEBERG_JAR,
+    emr_spark_submit_parameters,
+    iceberg_catalog_conf,
+    local_session_conf,
+)
 
 AWS = Settings(profile=Profile.AWS, region="eu-west-1", curated_bucket="curated")
 LOCAL = Settings(profile=Profile.LOCAL, endpoint_url="http://127.0.0.1:7000", curated_bucket="curated")
@@ -32,7 +37,10 @@ def test_emr_parameters_use_glue_in_aws_with_emrs_iceberg_and_our_kafka_jars() -
 
 
 def test_local_conf_points_the_same_catalog_at_the_local_aws() -> None:
-    conf = local_session_conf(LOCAL, [Path("/j/b.jar"), Path("/j/a.jar")], master="local[2]")
+    conf = {
+        **local_session_conf([Path("/j/b.jar"), Path("/j/a.jar")], LOCAL.region, master="local[2]"),
+        **iceberg_catalog_conf(LOCAL),
+    }
     emr = _conf(emr_spark_submit_parameters(LOCAL.with_overrides(profile=Profile.AWS), "s3://a", []))
     shared = {
         k: v for k, v in emr.items() if k.startswith("spark.sql.catalog.") or k == "spark.sql.extensions"
@@ -43,3 +51,9 @@ def test_local_conf_points_the_same_catalog_at_the_local_aws() -> None:
     assert conf["spark.sql.catalog.glue.s3.path-style-access"] == "true"
     assert conf["spark.jars"] == "/j/a.jar,/j/b.jar"
     assert conf["spark.master"] == "local[2]"
+
+
+def test_local_driver_binds_and_advertises_loopback_only() -> None:
+    conf = local_session_conf([Path("/j/a.jar")], "us-east-1")
+    assert conf["spark.driver.bindAddress"] == "127.0.0.1"
+    assert conf["spark.driver.host"] == "127.0.0.1"

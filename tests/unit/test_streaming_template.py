@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dataplatform.sam.template import load_template
+from dptools.sam.template import load_template
+
 from dataplatform.settings import Settings
 from dataplatform.spark.session import emr_spark_submit_parameters
 from tests.conftest import ROOT
@@ -21,8 +22,8 @@ def test_the_maintenance_schedule_submits_what_emr_spark_submit_parameters_makes
     assert submit["SparkSubmitParameters"] == emr_spark_submit_parameters(
         settings, "s3://${ArtifactsBucket}/spark", []
     )
-    assert submit["EntryPoint"] == "s3://${ArtifactsBucket}/spark/jobs/iceberg_maintenance.py"
-    assert (ROOT / "jobs/iceberg_maintenance.py").is_file()
+    assert submit["EntryPoint"] == "s3://${ArtifactsBucket}/spark/jobs/maintenance.py"
+    assert (ROOT / "jobs/maintenance.py").is_file()
     assert run["ClientToken"] == "<aws.scheduler.execution-id>", (
         "a retried delivery must not start a second run"
     )

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+from dptools.local.deployment import LocalDeployment
+from dptools.sam.functions import find_function, function_specs
+from dptools.sam.template import Context, TemplateError, load_template, resolve
 
-from dataplatform.local.deployment import LocalDeployment
-from dataplatform.sam.functions import find_function, function_specs
-from dataplatform.sam.template import Context, TemplateError, load_template, resolve
 from tests.conftest import FIXTURES, ROOT
 
 CTX = Context(

@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
-from dataplatform.settings import LOCAL_CREDENTIALS, Settings
+from dataplatform.settings import Settings
 
-# Enough pooled connections for the parallel readers (rds_export reads 32 footers at once).
+# Enough pooled connections for the parallel readers (snapshot_catalog reads 32 footers at once).
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64)
 _LOCK = threading.Lock()
 
@@ -26,10 +26,11 @@ def _session() -> boto3.session.Session:
 def client(service: str, settings: Settings) -> Any:
     """A boto3 client for `service`; on the local profile it talks to moto with dummy credentials."""
     kwargs: dict[str, Any] = {"region_name": settings.region, "config": _CONFIG}
-    if settings.is_local:
-        kwargs["endpoint_url"] = settings.endpoint_url
-        kwargs["aws_access_key_id"] = LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"]
-        kwargs["aws_secret_access_key"] = LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    local = settings.local_aws()
+    if local:
+        kwargs["endpoint_url"] = local.endpoint_url
+        kwargs["aws_access_key_id"] = local.access_key_id
+        kwargs["aws_secret_access_key"] = local.secret_access_key
     with _LOCK:  # a session is not thread-safe; the clients it makes are
         return _session().client(service, **kwargs)
 

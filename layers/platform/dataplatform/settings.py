@@ -32,6 +32,7 @@ DP_SPARK_JOB_ROLE_ARN = "DP_SPARK_JOB_ROLE_ARN"
 DP_STREAM_NAME = "DP_STREAM_NAME"
 DP_STREAM_TOPICS = "DP_STREAM_TOPICS"  # comma-separated
 DP_KAFKA_OPTIONS = "DP_KAFKA_OPTIONS"  # JSON object of Kafka client options (e.g. MSK's TLS)
+DP_SPARK_JARS_DIR = "DP_SPARK_JARS_DIR"  # local Spark only: the Iceberg runtime and Kafka source jars
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
@@ -52,6 +53,15 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
+class LocalAws:
+    """How every client reaches the local AWS (moto server): its endpoint and dummy credentials."""
+
+    endpoint_url: str
+    access_key_id: str = LOCAL_CREDENTIALS[AWS_ACCESS_KEY_ID]
+    secret_access_key: str = LOCAL_CREDENTIALS[AWS_SECRET_ACCESS_KEY]
+
+
+@dataclass(frozen=True)
 class Settings:
     profile: Profile = Profile.AWS
     region: str = DEFAULT_REGION
@@ -68,12 +78,17 @@ class Settings:
     spark_job_role_arn: str | None = None
     stream_name: str | None = None
     stream_topics: tuple[str, ...] = ()
+    spark_jars_dir: str | None = None
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_local(self) -> bool:
         return self.profile is Profile.LOCAL
+
+    def local_aws(self) -> LocalAws | None:
+        """The local AWS on the local profile (None in AWS): the one place clients learn where it is."""
+        return LocalAws(self.require("endpoint_url")) if self.is_local else None
 
     def require(self, name: str) -> str:
         """The value of a setting that this caller cannot do without."""
@@ -139,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         spark_job_role_arn=env.get(DP_SPARK_JOB_ROLE_ARN),
         stream_name=env.get(DP_STREAM_NAME),
         stream_topics=tuple(t for t in env.get(DP_STREAM_TOPICS, "").split(",") if t),
+        spark_jars_dir=env.get(DP_SPARK_JARS_DIR),
         kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
@@ -166,6 +182,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_SPARK_JOB_ROLE_ARN: settings.spark_job_role_arn,
         DP_STREAM_NAME: settings.stream_name,
         DP_STREAM_TOPICS: ",".join(settings.stream_topics),
+        DP_SPARK_JARS_DIR: settings.spark_jars_dir,
         DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})

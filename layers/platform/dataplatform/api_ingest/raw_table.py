@@ -24,9 +24,9 @@ from pyiceberg.transforms import DayTransform
 from pyiceberg.types import LongType, NestedField, StringType, TimestamptzType
 
 from dataplatform.api_ingest.run_files import UploadedFile
-from dataplatform.iceberg_files import data_file
+from dataplatform.iceberg.data_files import data_file
+from dataplatform.iceberg.summary import RUN_ID
 
-RUN_ID = "dp.run-id"
 COMMIT_ATTEMPTS = 8
 
 RUN_ID_COLUMN, INGESTED_AT, PAGE, ROW = "_run_id", "_ingested_at", "_page", "_row"

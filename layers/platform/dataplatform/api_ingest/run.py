@@ -28,7 +28,6 @@ from dataplatform.api_ingest.raw_table import (
     INGESTED_AT,
     PAGE,
     ROW,
-    RUN_ID,
     RUN_ID_COLUMN,
     commit_run,
     committed_run,
@@ -40,13 +39,22 @@ from dataplatform.api_ingest.request import IngestEvent, Window, iso, scheduled_
 from dataplatform.api_ingest.run_files import RunFiles
 from dataplatform.api_ingest.state import IngestState, RunRecord
 from dataplatform.aws import client
-from dataplatform.catalog import glue_catalog
 from dataplatform.events import EventPublisher, RawDataLanded
+from dataplatform.iceberg.catalog import glue_catalog
+from dataplatform.iceberg.summary import (
+    ENDPOINT,
+    MODE,
+    RECORDS,
+    RUN_ID,
+    SOURCE,
+    WATERMARK,
+    WINDOW_END,
+    WINDOW_START,
+)
 from dataplatform.settings import Settings
 
 RAW_DATABASE = "raw"
 QUARANTINE_PREFIX = "_quarantine/api_ingest"
-WATERMARK_KEY, RECORDS_KEY, MODE_KEY = "dp.watermark", "dp.records", "dp.mode"
 
 
 @dataclass
@@ -181,10 +189,8 @@ class Run:
         if snapshot is not None and snapshot.summary is not None:
             # The function died after its commit: finish what it left undone.
             summary = snapshot.summary
-            record = RunRecord(
-                self.run_id, self.identifier, snapshot.snapshot_id, int(summary[RECORDS_KEY] or 0)
-            )
-            self._finish(record, summary.get(WATERMARK_KEY))
+            record = RunRecord(self.run_id, self.identifier, snapshot.snapshot_id, int(summary[RECORDS] or 0))
+            self._finish(record, summary.get(WATERMARK))
             return IngestResult(
                 self.run_id, self.identifier, "already-committed", snapshot.snapshot_id, record.record_count
             )
@@ -255,16 +261,16 @@ class Run:
                 )
             summary = {
                 RUN_ID: self.run_id,
-                MODE_KEY: self.event.mode,
-                RECORDS_KEY: str(files.rows),
-                "dp.source": self.source.name,
-                "dp.endpoint": self.endpoint.name,
+                MODE: self.event.mode,
+                RECORDS: str(files.rows),
+                SOURCE: self.source.name,
+                ENDPOINT: self.endpoint.name,
                 **(
-                    {"dp.window-start": window_json["start"], "dp.window-end": window_json["end"]}
+                    {WINDOW_START: window_json["start"], WINDOW_END: window_json["end"]}
                     if window_json
                     else {}
                 ),
-                **({WATERMARK_KEY: high} if high else {}),
+                **({WATERMARK: high} if high else {}),
             }
             # Schemas only grow during a run, so the last batch's is every file's superset.
             snapshot_id, _ = commit_run(self.deps.catalog, self.identifier, written.schema, uploaded, summary)

@@ -15,18 +15,13 @@ from dataplatform.aws import client
 from dataplatform.settings import Settings
 from dataplatform.spark.session import KAFKA_JAR_PREFIXES, SPARK_PREFIX
 
-# Tooling of the package that job runs never import.
-_NOT_FOR_SPARK = ("cli", "local", "sam")
-
 
 def package_zip(package_dir: Path) -> bytes:
-    """The `dataplatform` package as a zip for pyFiles, without its local tooling."""
+    """The runtime package `dataplatform` as a zip for pyFiles."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path in sorted(package_dir.rglob("*.py")):
-            relative = path.relative_to(package_dir.parent)
-            if relative.parts[1] not in _NOT_FOR_SPARK:
-                archive.write(path, relative.as_posix())
+            archive.write(path, path.relative_to(package_dir.parent).as_posix())
     return buffer.getvalue()
 
 

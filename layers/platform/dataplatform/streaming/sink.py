@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from dataplatform.iceberg.summary import STREAM_BATCH, STREAM_ID
 from dataplatform.streaming.tables import StreamTables
 from dataplatform.streaming.transforms import (
     dead_letter_rows,
@@ -26,7 +27,6 @@ from dataplatform.streaming.transforms import (
 )
 from dataplatform.streaming.validation import EventSchema
 
-STREAM_ID, STREAM_BATCH = "dp.stream-id", "dp.stream-batch"
 log = logging.getLogger("dataplatform.streaming")
 
 

@@ -1,0 +1,20 @@
+"""Every `dp.*` key that commits write into Iceberg snapshot summaries: how a replay finds what a run,
+an export or a stream batch already committed. Free of imports, so Spark jobs read them on EMR too."""
+
+# Snapshot-summary keys. A run id identifies one run of an ingestion (api_ingest, snapshot_catalog).
+RUN_ID = "dp.run-id"
+# The streaming job: which stream and micro-batch an append came from (exactly once per table).
+STREAM_ID = "dp.stream-id"
+STREAM_BATCH = "dp.stream-batch"
+# snapshot_catalog: the RDS export a snapshot registered.
+EXPORT_ID = "dp.export-id"
+SNAPSHOT_TIME = "dp.snapshot-time"
+SOURCE_ARN = "dp.source-arn"
+# api_ingest: what a run pulled, and the cursor it reached.
+WATERMARK = "dp.watermark"
+RECORDS = "dp.records"
+MODE = "dp.mode"
+SOURCE = "dp.source"
+ENDPOINT = "dp.endpoint"
+WINDOW_START = "dp.window-start"
+WINDOW_END = "dp.window-end"

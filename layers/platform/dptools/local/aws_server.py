@@ -1,0 +1,105 @@
+"""The local AWS: moto in server mode on loopback, whose state outlives the process.
+
+moto keeps everything in memory. On SIGTERM this process pickles the backends that hold data (the lake
+in S3, the Glue catalog, DynamoDB state items, secrets, EventBridge buses) and loads them again on the
+next start, so `dp stack down` then `dp stack up` keeps the lake and the catalog. SQS queues and
+EventBridge rules are recreated from template.yaml at every `up`; messages still in a queue are lost.
+
+Run as `python -m dptools.local.aws_server --port N --state FILE`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import pickle
+import signal
+import threading
+from pathlib import Path
+from typing import Any
+
+from dptools.local import moto_fidelity
+
+PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions")
+
+log = logging.getLogger("dptools.local.aws")
+
+
+def save_state(path: Path) -> None:
+    from moto.backends import get_backend
+
+    state = {name: dict(get_backend(name)) for name in PERSISTED_SERVICES}  # type: ignore[call-overload]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as handle:
+        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def load_state(path: Path) -> list[str]:
+    """Put the pickled backends in place; returns the services restored."""
+    from moto.backends import get_backend
+
+    if not path.is_file():
+        return []
+    with open(path, "rb") as handle:
+        state: dict[str, Any] = pickle.load(handle)
+    for name, accounts in state.items():
+        live = get_backend(name)  # type: ignore[call-overload]
+        live.clear()
+        live.update(accounts)
+    _reindex_buckets()
+    return sorted(state)
+
+
+def _reindex_buckets() -> None:
+    """moto finds a bucket's account through an index that FakeBucket's constructor fills; unpickling
+    skips constructors, so rebuild it, or a CreateBucket would replace a restored bucket by an empty one."""
+    from moto.s3.models import s3_backends
+
+    for account_id, regions in s3_backends.items():
+        for backend in regions.values():
+            for name, bucket in backend.buckets.items():
+                s3_backends.bucket_accounts[name] = (bucket.partition, account_id)
+
+
+def _enable_step_functions_execution(port: int) -> None:
+    """Run state machines for real; moto's interpreter calls back to localhost:$MOTO_PORT."""
+    from moto.core.config import default_user_config
+
+    default_user_config["stepfunctions"] = {"execute_state_machine": True}
+    os.environ["MOTO_PORT"] = str(port)
+
+
+def serve(port: int, state_file: Path) -> None:
+    from moto.server import ThreadedMotoServer
+
+    restored = load_state(state_file)
+    log.info("restored %s from %s", ", ".join(restored) or "nothing", state_file)
+    _enable_step_functions_execution(port)
+    moto_fidelity.apply()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    log.info("moto server listening on 127.0.0.1:%d", port)
+
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    signal.signal(signal.SIGINT, lambda *_: stopping.set())
+    stopping.wait()
+    server.stop()
+    save_state(state_file)
+    log.info("state saved to %s", state_file)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--state", type=Path, required=True)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    serve(args.port, args.state)
+
+
+if __name__ == "__main__":
+    main()
