@@ -17,25 +17,23 @@ from typing import Any
 
 import orjson
 import pytest
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
 from dptools.cli.main import app
 from dptools.local.paths import DP_LOCAL_DIR
 from dptools.samples.clickstream import (
     ADD_TO_CART,
-    CUSTOMER_KEYS,
     MALFORMED_KINDS,
     NOT_JSON,
     PAGE_VIEW,
-    PART_KEYS,
     PURCHASE,
     SCHEMA_FILE,
     UNKNOWN,
     ClickMessage,
     generate_events,
-    retail_price_cents,
 )
-from jsonschema import Draft202012Validator
-from typer.testing import CliRunner
-
+from dptools.samples.tpch import CUSTOMER_KEYS, PART_KEYS, retail_price_cents
 from tests.conftest import ROOT
 
 START = datetime(2026, 11, 24, 9, 0, tzinfo=UTC).timestamp()

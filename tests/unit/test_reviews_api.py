@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import orjson
 import pytest
 import requests
+
 from dptools.samples.reviews_api import ReviewsApi, ReviewsApiConfig
 
 EPOCH = datetime(2026, 1, 1, tzinfo=UTC)

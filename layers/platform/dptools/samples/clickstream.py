@@ -27,9 +27,10 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
+from dptools.samples.tpch import CUSTOMER_KEYS, PART_KEYS, retail_price_cents
+
 SCHEMA_FILE = "streaming/schemas/clickstream.json"
 SCHEMA_VERSION = "1"
-PART_KEYS, CUSTOMER_KEYS = 200_000, 150_000  # TPC-H SF1
 PAGE_VIEW, ADD_TO_CART, PURCHASE = "page_view", "add_to_cart", "purchase"
 EVENT_TYPES = (PAGE_VIEW, ADD_TO_CART, PURCHASE)
 UNKNOWN = "unknown"  # the event_type header of a message with no readable event type
@@ -112,11 +113,6 @@ class ProduceReport:
 
 class ProduceError(RuntimeError):
     """Some events did not reach the broker."""
-
-
-def retail_price_cents(part_key: int) -> int:
-    """P_RETAILPRICE of TPC-H's part table, in cents: the price the shop charges for the part."""
-    return 90_000 + (part_key // 10) % 20_001 + 100 * (part_key % 1_000)
 
 
 class _Stamp:

@@ -28,10 +28,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dptools.samples.tpch import TABLES
+
 BASE_DATE = date(2026, 11, 1)
 DATABASE, SCHEMA = "tpch", "public"
 EXPORT_PREFIX = "exports"
-TABLES = ("region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem")
 ROWS_PER_PART = 20_000
 MULTI_BATCH_TABLE = "partsupp"  # RDS splits a non-splittable table's export into several batch folders
 CHANGED_SHARE = 0.01
