@@ -64,8 +64,12 @@ def main() -> None:
             bucket = settings.require("raw_bucket")
             s3 = client("s3", settings)
             tpch = generate_tpch(scale, Path(tmp) / "tpch")
+
+            def put(key: str, body: bytes) -> None:
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+
             export = write_rds_export(
-                lambda k, b: s3.put_object(Bucket=bucket, Key=k, Body=b),
+                put,
                 tpch,
                 date(2026, 11, 1),
                 bucket,

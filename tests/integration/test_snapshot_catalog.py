@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -36,6 +36,9 @@ from dataplatform.snapshot_catalog.catalog_export import (
 )
 from tests.conftest import ROOT, bus_listener, wait_for
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 FIRST, SECOND = date(2026, 11, 1), date(2026, 11, 2)
 ROWS_PER_PART = 4_000  # several part files per big table even at SF 0.01
 
@@ -46,7 +49,7 @@ def tpch(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def s3(stack_settings: Settings) -> Any:
+def s3(stack_settings: Settings) -> S3Client:
     return client("s3", stack_settings)
 
 
@@ -62,11 +65,13 @@ def cataloged_events(stack_settings: Settings) -> Callable[[], list[dict[str, An
     return bus_listener(stack_settings, "test-snapshot-cataloged", pattern)
 
 
-def land_export(s3: Any, bucket: str, tpch: Path, day: date, **kwargs: Any) -> str:
+def land_export(s3: S3Client, bucket: str, tpch: Path, day: date, **kwargs: Any) -> str:
     """Write an export the way RDS does and wait until the function has cataloged it."""
-    export = write_rds_export(
-        lambda k, b: s3.put_object(Bucket=bucket, Key=k, Body=b), tpch, day, bucket, ROWS_PER_PART, **kwargs
-    )
+
+    def put(key: str, body: bytes) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    export = write_rds_export(put, tpch, day, bucket, ROWS_PER_PART, **kwargs)
 
     def marked() -> bool:
         listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{MARKER_PREFIX}/{export.export_id}.json")
@@ -78,7 +83,7 @@ def land_export(s3: Any, bucket: str, tpch: Path, day: date, **kwargs: Any) -> s
 
 @pytest.fixture(scope="module")
 def first_export(
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     tpch: Path,
     cataloged_events: Callable[[], list[dict[str, Any]]],
@@ -158,7 +163,7 @@ def test_a_replay_changes_nothing_and_emits_nothing(
 
 
 def test_a_later_export_is_the_new_snapshot_and_the_first_stays_reachable_by_tag(
-    first_export: str, s3: Any, bucket: str, tpch: Path, stack_settings: Settings
+    first_export: str, s3: S3Client, bucket: str, tpch: Path, stack_settings: Settings
 ) -> None:
     second = land_export(s3, bucket, tpch, SECOND)
     tables = raw_tables(stack_settings)
@@ -185,7 +190,7 @@ def _rewrite(body: bytes, change: Callable[[pa.Table], pa.Table]) -> bytes:
 
 
 def test_schema_changes_between_exports_evolve_the_table(
-    first_export: str, s3: Any, bucket: str, tpch: Path, stack_settings: Settings
+    first_export: str, s3: S3Client, bucket: str, tpch: Path, stack_settings: Settings
 ) -> None:
     files: dict[str, bytes] = {}
     export = write_rds_export(files.__setitem__, tpch, date(2026, 11, 3), bucket, ROWS_PER_PART)
@@ -293,7 +298,7 @@ def test_a_bad_export_is_rejected_whole(
     case: str,
     first_export: str,
     clean_bad_export: Callable[[str], tuple[dict[str, bytes], str]],
-    s3: Any,
+    s3: S3Client,
     bucket: str,
     stack_settings: Settings,
     cataloged_events: Callable[[], list[dict[str, Any]]],

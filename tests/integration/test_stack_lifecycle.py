@@ -6,11 +6,14 @@ THEN events reach the functions, failures end in the dead-letter queue, the cras
 outlives `down`, and the lake and catalog survive.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from dptools.local.paths import LocalPaths
@@ -19,6 +22,9 @@ from dptools.local.stack import KAFKA, LocalStack
 
 from dataplatform.aws import client
 from tests.conftest import FIXTURES, wait_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,12 @@ def fixture_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalSta
 
 def put_event(stack: LocalStack, source: str, detail: dict[str, str]) -> None:
     bus = stack.deployment().ref("FixtureBus")
-    entry = {"EventBusName": bus, "Source": source, "DetailType": "Greeted", "Detail": json.dumps(detail)}
+    entry: PutEventsRequestEntryTypeDef = {
+        "EventBusName": bus,
+        "Source": source,
+        "DetailType": "Greeted",
+        "Detail": json.dumps(detail),
+    }
     response = client("events", stack.settings()).put_events(Entries=[entry])
     assert response["FailedEntryCount"] == 0
 

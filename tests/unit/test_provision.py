@@ -1,6 +1,9 @@
 """The local AWS converges onto the template: resources and event wiring, idempotently (moto in-process)."""
 
+from __future__ import annotations
+
 import json
+from typing import TYPE_CHECKING
 
 from dptools.local.deployment import LocalDeployment
 from dptools.local.provision import (
@@ -13,6 +16,9 @@ from dptools.local.provision import (
 from dataplatform.aws import client
 from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, ROOT, load_event
+
+if TYPE_CHECKING:
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 
 def test_the_platform_template_provisions_its_buckets_bus_and_databases(mocked_aws: Settings) -> None:
@@ -43,7 +49,7 @@ def test_an_event_matching_a_functions_rule_reaches_its_queue(mocked_aws: Settin
 
     bus = deployment.ref("FixtureBus")
     event = load_event("greeted.json")
-    entry = {
+    entry: PutEventsRequestEntryTypeDef = {
         "Source": event["source"],
         "DetailType": event["detail-type"],
         "Detail": json.dumps(event["detail"]),

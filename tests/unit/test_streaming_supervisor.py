@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,13 +11,19 @@ from dataplatform.aws import client
 from dataplatform.settings import Settings
 from dataplatform.streaming.emr import EmrStreaming, StreamingJob, Supervisor, streaming_job
 
+if TYPE_CHECKING:
+    from mypy_boto3_emr_serverless import EMRServerlessClient
+
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def parts(mocked_aws: Settings) -> tuple[Supervisor, Any]:
+def parts(mocked_aws: Settings) -> tuple[Supervisor, EMRServerlessClient]:
     emr, db = client("emr-serverless", mocked_aws), client("dynamodb", mocked_aws)
-    app = emr.create_application(name="spark", releaseLabel="emr-7.9.0", type="SPARK")["applicationId"]
+    # botocore fills the idempotency token clientToken when it is not given; the stub has it required.
+    app = emr.create_application(  # type: ignore[call-arg]
+        name="spark", releaseLabel="emr-7.9.0", type="SPARK"
+    )["applicationId"]
     db.create_table(
         TableName="state",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -35,7 +41,7 @@ def _cancel_all(supervisor: Supervisor) -> None:
 
 
 def test_it_starts_the_job_when_none_runs_and_leaves_a_running_one_alone(
-    parts: tuple[Supervisor, Any],
+    parts: tuple[Supervisor, EMRServerlessClient],
 ) -> None:
     supervisor, _ = parts
     started = supervisor.supervise(NOW)
@@ -46,7 +52,7 @@ def test_it_starts_the_job_when_none_runs_and_leaves_a_running_one_alone(
 
 
 def test_failed_runs_back_off_and_raise_the_alarm_after_three(
-    parts: tuple[Supervisor, Any], monkeypatch: pytest.MonkeyPatch
+    parts: tuple[Supervisor, EMRServerlessClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supervisor, _ = parts
     monkeypatch.setattr(supervisor, "_failed", lambda run_id: True)  # every run it started has failed
@@ -65,7 +71,7 @@ def test_failed_runs_back_off_and_raise_the_alarm_after_three(
 
 
 def test_a_retry_waits_for_its_backoff(
-    parts: tuple[Supervisor, Any], monkeypatch: pytest.MonkeyPatch
+    parts: tuple[Supervisor, EMRServerlessClient], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     supervisor, _ = parts
     monkeypatch.setattr(supervisor, "_failed", lambda run_id: True)
@@ -75,7 +81,7 @@ def test_a_retry_waits_for_its_backoff(
     assert supervisor.supervise(NOW + timedelta(minutes=3)).action == "started"
 
 
-def test_a_paused_stream_stays_stopped_until_resumed(parts: tuple[Supervisor, Any]) -> None:
+def test_a_paused_stream_stays_stopped_until_resumed(parts: tuple[Supervisor, EMRServerlessClient]) -> None:
     supervisor, _ = parts
     supervisor.supervise(NOW)
     assert supervisor.pause()

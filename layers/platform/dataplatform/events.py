@@ -6,9 +6,13 @@ Template rules and consumers match on each model's `source` and `detail-type`.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+
+if TYPE_CHECKING:
+    from mypy_boto3_events import EventBridgeClient
+    from mypy_boto3_events.type_defs import PutEventsRequestEntryTypeDef
 
 SOURCE_PREFIX = "dataplatform"
 
@@ -19,7 +23,7 @@ class PlatformEvent(BaseModel):
     source: ClassVar[str]
     detail_type: ClassVar[str]
 
-    def entry(self, bus: str) -> dict[str, str]:
+    def entry(self, bus: str) -> PutEventsRequestEntryTypeDef:
         """The PutEvents entry for this event."""
         return {
             "EventBusName": bus,
@@ -63,7 +67,7 @@ class RawDataLanded(PlatformEvent):
 class EventPublisher:
     """Puts platform events on the bus; fails loudly if EventBridge refuses any entry."""
 
-    def __init__(self, events_client: Any, bus: str) -> None:
+    def __init__(self, events_client: EventBridgeClient, bus: str) -> None:
         self._events = events_client
         self._bus = bus
 

@@ -6,7 +6,7 @@ import json
 import threading
 import time
 from abc import ABC, abstractmethod
-from typing import Any
+from typing import TYPE_CHECKING
 
 import requests
 from requests.auth import AuthBase, HTTPBasicAuth
@@ -19,6 +19,9 @@ from dataplatform.api_ingest.definition import (
     NoAuth,
     OAuth2ClientCredentials,
 )
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # Renew a token this long before the server says it expires (a tenth of short lifetimes).
 TOKEN_EXPIRY_SKEW_S = 30.0
@@ -110,7 +113,9 @@ class ClientCredentials(Refreshable):
         return request
 
 
-def read_secret(secrets_client: Any, secret_id: str, keys: tuple[str, ...]) -> dict[str, str]:
+def read_secret(
+    secrets_client: SecretsManagerClient, secret_id: str, keys: tuple[str, ...]
+) -> dict[str, str]:
     try:
         raw = secrets_client.get_secret_value(SecretId=secret_id)["SecretString"]
     except Exception as exc:  # botocore's ClientError and friends, named in the message
@@ -126,7 +131,7 @@ def read_secret(secrets_client: Any, secret_id: str, keys: tuple[str, ...]) -> d
 
 
 def build_auth(
-    auth: Auth, secrets_client: Any, secret_prefix: str, session: requests.Session
+    auth: Auth, secrets_client: SecretsManagerClient, secret_prefix: str, session: requests.Session
 ) -> AuthBase | None:
     """The requests auth for a definition; secrets are `<prefix><name>` in Secrets Manager."""
     if isinstance(auth, NoAuth):

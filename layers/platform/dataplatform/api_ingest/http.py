@@ -7,7 +7,7 @@ all fetching threads. A 401 on a refreshable credential (an expired OAuth2 token
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from pyrate_limiter import Duration, Limiter, Rate
@@ -16,6 +16,9 @@ from urllib3.util import Retry
 
 from dataplatform.api_ingest.auth import Refreshable, build_auth
 from dataplatform.api_ingest.definition import SourceDefinition
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 BACKOFF_FACTOR_S = 0.25
@@ -29,7 +32,9 @@ class SourceError(RuntimeError):
 
 
 class HttpClient:
-    def __init__(self, source: SourceDefinition, secrets_client: Any, secret_prefix: str, pool: int) -> None:
+    def __init__(
+        self, source: SourceDefinition, secrets_client: SecretsManagerClient, secret_prefix: str, pool: int
+    ) -> None:
         self.source = source
         self.session = requests.Session()
         self.session.headers.update({"Accept": "application/json", **source.headers})

@@ -15,7 +15,7 @@ import string
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -53,6 +53,10 @@ from dataplatform.iceberg.summary import (
 )
 from dataplatform.settings import Settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+
 RAW_DATABASE = "raw"
 QUARANTINE_PREFIX = "_quarantine/api_ingest"
 
@@ -60,8 +64,8 @@ QUARANTINE_PREFIX = "_quarantine/api_ingest"
 @dataclass
 class IngestDeps:
     catalog: Catalog
-    s3: Any
-    secrets: Any
+    s3: S3Client
+    secrets: SecretsManagerClient
     state: IngestState
     publisher: EventPublisher
     sources: dict[str, SourceDefinition]
@@ -88,11 +92,14 @@ class IngestDeps:
         return self.sources[name]
 
 
+IngestStatus = Literal["committed", "empty", "already-committed"]
+
+
 @dataclass(frozen=True)
 class IngestResult:
     run_id: str
     table: str
-    status: str  # committed | empty | already-committed
+    status: IngestStatus
     snapshot_id: int | None = None
     record_count: int = 0
     pages: int = 0

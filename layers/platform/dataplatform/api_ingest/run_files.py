@@ -13,12 +13,15 @@ import tempfile
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from boto3.s3.transfer import TransferConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 ROWS_PER_GROUP = 20_000
 ROWS_PER_FILE = 1_000_000
@@ -36,7 +39,7 @@ class UploadedFile:
 
 
 class RunFiles:
-    def __init__(self, s3: Any, data_uri: str, run_id: str, tmp_dir: Path | None = None) -> None:
+    def __init__(self, s3: S3Client, data_uri: str, run_id: str, tmp_dir: Path | None = None) -> None:
         self._s3 = s3
         self._data_uri = data_uri.rstrip("/")
         self._prefix = run_id.replace(":", "-").replace("/", "-")

@@ -13,7 +13,7 @@ import posixpath
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyiceberg.catalog import Catalog
 
@@ -32,14 +32,20 @@ from dataplatform.snapshot_catalog.manifest import (
 )
 from dataplatform.snapshot_catalog.register import PARALLEL_TABLES, StagedTable, commit_staged, stage_tables
 
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
 QUARANTINE_PREFIX = "_quarantine/snapshot_catalog"
 MARKER_PREFIX = "_catalog/snapshot_catalog"
+
+
+ExportStatus = Literal["registered", "already-registered", "rejected"]
 
 
 @dataclass(frozen=True)
 class ExportResult:
     export_id: str
-    status: str  # registered | already-registered | rejected
+    status: ExportStatus
     reason: str = ""
     message: str = ""
     tables: list[dict[str, Any]] = field(default_factory=list)
@@ -66,7 +72,7 @@ class ExportResult:
 
 @dataclass(frozen=True)
 class CatalogDeps:
-    s3: Any
+    s3: S3Client
     catalog: Catalog
     publisher: EventPublisher
 
@@ -84,12 +90,12 @@ def marker_key(export_id: str) -> str:
     return f"{MARKER_PREFIX}/{export_id}.json"
 
 
-def _get(s3: Any, bucket: str, key: str) -> bytes:
+def _get(s3: S3Client, bucket: str, key: str) -> bytes:
     body: bytes = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     return body
 
 
-def _exists(s3: Any, bucket: str, key: str) -> bool:
+def _exists(s3: S3Client, bucket: str, key: str) -> bool:
     return bool(s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("KeyCount", 0))
 
 
@@ -131,7 +137,7 @@ def catalog_export(bucket: str, key: str, deps: CatalogDeps) -> ExportResult:
     commit_staged(staged)
     outcomes = [_outcome(t) for t in staged]
     newly = any(t.outcome == "registered" for t in staged)
-    status = "registered" if newly else "already-registered"
+    status: ExportStatus = "registered" if newly else "already-registered"
     if _exists(deps.s3, bucket, marker) and not newly:
         return ExportResult(export_id, status, tables=outcomes)
     deps.publisher.publish(
@@ -165,5 +171,5 @@ def _outcome(table: StagedTable) -> dict[str, Any]:
     }
 
 
-def _write_json(s3: Any, bucket: str, key: str, body: dict[str, Any]) -> None:
+def _write_json(s3: S3Client, bucket: str, key: str, body: dict[str, Any]) -> None:
     s3.put_object(Bucket=bucket, Key=key, Body=json.dumps(body, default=str, indent=2).encode())

@@ -10,12 +10,15 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from dataplatform.snapshot_catalog.manifest import ExportRejected, TableStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 FOOTER_READERS = 32
 FOOTER_GUESS = 64 * 1024
@@ -50,19 +53,19 @@ def raw_table_identifier(status: TableStatus) -> str:
     return "raw." + "__".join(re.sub(r"[^a-z0-9_]", "_", p.lower()) for p in parts)
 
 
-def list_parquet(s3: Any, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
+def list_parquet(s3: S3Client, bucket: str, prefix: str) -> Iterator[tuple[str, int]]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for obj in page.get("Contents", []):
             if obj["Key"].endswith(".parquet"):
                 yield f"s3://{bucket}/{obj['Key']}", int(obj["Size"])
 
 
-def _tail(s3: Any, bucket: str, key: str, length: int) -> bytes:
+def _tail(s3: S3Client, bucket: str, key: str, length: int) -> bytes:
     body: bytes = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length}")["Body"].read()
     return body
 
 
-def _read_footer(s3: Any, path: str, size: int) -> ExportFile:
+def _read_footer(s3: S3Client, path: str, size: int) -> ExportFile:
     """The Parquet footer from the file's tail: one ranged GET (the size is known from the listing),
     a second only when the footer is longer than FOOTER_GUESS. The file itself is never read."""
     bucket, key = path.removeprefix("s3://").split("/", 1)
@@ -83,7 +86,7 @@ def _read_footer(s3: Any, path: str, size: int) -> ExportFile:
 
 
 def read_table_files(
-    status: TableStatus, s3: Any, bucket: str, export_root: str, pool: ThreadPoolExecutor
+    status: TableStatus, s3: S3Client, bucket: str, export_root: str, pool: ThreadPoolExecutor
 ) -> TableExport:
     """List one table's files, read their footers in parallel, and check they agree on the schema."""
     prefix = f"{export_root}/{status.database}/{status.schema_name}.{status.table}/"

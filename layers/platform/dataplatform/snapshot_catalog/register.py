@@ -12,6 +12,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.exceptions import NoSuchTableError
@@ -29,6 +30,9 @@ ORIGINAL_TYPE = "rds.original-type."
 PARALLEL_TABLES = 8
 
 
+TableOutcome = Literal["registered", "already-registered", "stale"]
+
+
 @dataclass(frozen=True)
 class StagedTable:
     identifier: str
@@ -36,7 +40,7 @@ class StagedTable:
     snapshot_id: int
     record_count: int
     file_count: int
-    outcome: str  # registered | already-registered | stale
+    outcome: TableOutcome
 
 
 def export_tag(info: ExportInfo) -> str:

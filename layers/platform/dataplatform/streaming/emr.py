@@ -11,13 +11,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from dataplatform.settings import Settings
 from dataplatform.spark.session import SPARK_PREFIX, emr_spark_submit_parameters
 
-ACTIVE_STATES = ("SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED")
-FAILED_STATES = ("FAILED",)
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_emr_serverless import EMRServerlessClient
+    from mypy_boto3_emr_serverless.literals import JobRunStateType
+    from mypy_boto3_s3 import S3Client
+
+ACTIVE_STATES: tuple[JobRunStateType, ...] = ("SUBMITTED", "PENDING", "SCHEDULED", "RUNNING", "QUEUED")
+FAILED_STATES: tuple[JobRunStateType, ...] = ("FAILED",)
 MAX_BACKOFF = timedelta(hours=1)
 ALARM_AFTER_FAILURES = 3
 
@@ -63,23 +69,24 @@ def streaming_job(
     )
 
 
-def deployed_jars(s3: Any, artifacts_bucket: str) -> list[str]:
+def deployed_jars(s3: S3Client, artifacts_bucket: str) -> list[str]:
     listing = s3.list_objects_v2(Bucket=artifacts_bucket, Prefix=f"{SPARK_PREFIX}/jars/")
     return [item["Key"].rsplit("/", 1)[1] for item in listing.get("Contents", [])]
 
 
 class EmrStreaming:
-    def __init__(self, emr: Any, job: StreamingJob) -> None:
+    def __init__(self, emr: EMRServerlessClient, job: StreamingJob) -> None:
         self.emr, self.job = emr, job
 
-    def runs(self, states: Sequence[str] = ACTIVE_STATES) -> list[dict[str, Any]]:
+    def runs(self, states: Sequence[JobRunStateType] = ACTIVE_STATES) -> list[dict[str, Any]]:
         pages = self.emr.get_paginator("list_job_runs").paginate(
             applicationId=self.job.application_id, states=list(states)
         )
         return [run for page in pages for run in page["jobRuns"] if run.get("name") == self.job.name]
 
     def start(self) -> str:
-        response = self.emr.start_job_run(
+        # botocore fills the idempotency token clientToken when it is not given; the stub has it required.
+        response = self.emr.start_job_run(  # type: ignore[call-arg]
             applicationId=self.job.application_id,
             executionRoleArn=self.job.role_arn,
             name=self.job.name,
@@ -128,9 +135,12 @@ class SupervisorState:
         )
 
 
+SupervisionAction = Literal["running", "started", "backing-off", "start-failed", "paused"]
+
+
 @dataclass(frozen=True)
 class Supervision:
-    action: str  # running | started | backing-off | start-failed | paused
+    action: SupervisionAction
     run_id: str | None
     failures: int
 
@@ -140,7 +150,7 @@ class Supervision:
 
 
 class Supervisor:
-    def __init__(self, streaming: EmrStreaming, dynamodb: Any, table: str) -> None:
+    def __init__(self, streaming: EmrStreaming, dynamodb: DynamoDBClient, table: str) -> None:
         self.streaming, self.db, self.table = streaming, dynamodb, table
         self.key = {"pk": {"S": f"streaming/{streaming.job.name}"}, "sk": {"S": "supervisor"}}
 
@@ -202,7 +212,9 @@ class Supervisor:
         return str(run["jobRun"]["state"]) in FAILED_STATES
 
 
-def supervisor_from_settings(settings: Settings, s3: Any, emr: Any, dynamodb: Any) -> Supervisor:
+def supervisor_from_settings(
+    settings: Settings, s3: S3Client, emr: EMRServerlessClient, dynamodb: DynamoDBClient
+) -> Supervisor:
     """The supervisor of the stack's stream, from the function's environment."""
     artifacts = settings.require("artifacts_bucket")
     job = streaming_job(

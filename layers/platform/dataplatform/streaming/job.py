@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyspark.sql import SparkSession
 from pyspark.sql.streaming import StreamingQuery
@@ -25,6 +25,12 @@ from pyspark.sql.streaming import StreamingQuery
 from dataplatform.streaming.sink import EpochWriter
 from dataplatform.streaming.tables import StreamTables
 from dataplatform.streaming.validation import EventSchema
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_cloudwatch.literals import StandardUnitType
+    from mypy_boto3_cloudwatch.type_defs import DimensionTypeDef
+    from mypy_boto3_s3 import S3Client
 
 AVAILABLE_NOW = "available-now"
 METRICS_NAMESPACE = "DataPlatform"
@@ -79,7 +85,7 @@ def start(
     return stream.start(), writer
 
 
-def local_schemas(location: str, s3: Any) -> Path:
+def local_schemas(location: str, s3: S3Client) -> Path:
     """The schemas folder as a local path: as given, or copied from `s3://bucket/prefix` (on EMR, where
     `make deploy` put `streaming/schemas/`)."""
     if not location.startswith("s3://"):
@@ -108,15 +114,20 @@ def progress_summary(progress: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+StreamState = Literal["running", "stopped", "failed"]  # the status file's `state`
+
+
 class Reporter:
     """Writes the status file and puts the batch metrics (lag, duration, dead letters) in CloudWatch."""
 
-    def __init__(self, config: StreamConfig, status_file: Path | None, cloudwatch: Any | None) -> None:
+    def __init__(
+        self, config: StreamConfig, status_file: Path | None, cloudwatch: CloudWatchClient | None
+    ) -> None:
         self.config, self.status_file, self.cloudwatch = config, status_file, cloudwatch
         self.last_batch: int | None = None
 
     def report(
-        self, state: str, query: StreamingQuery | None, writer: EpochWriter | None, error: str = ""
+        self, state: StreamState, query: StreamingQuery | None, writer: EpochWriter | None, error: str = ""
     ) -> None:
         progress = progress_summary(query.lastProgress) if query is not None and query.lastProgress else {}
         if writer is not None and writer.last is not None:
@@ -140,7 +151,7 @@ class Reporter:
             self._put([("StreamFailures", 1, "Count")])
 
     def _metrics(self, progress: Mapping[str, Any]) -> None:
-        values = [
+        values: list[tuple[str, float, StandardUnitType]] = [
             ("BatchDurationMs", progress["batch_duration_ms"], "Milliseconds"),
             ("InputRows", progress["input_rows"], "Count"),
         ]
@@ -150,10 +161,10 @@ class Reporter:
             values.append(("DeadLetters", progress["dead_letters"], "Count"))
         self._put(values)
 
-    def _put(self, values: list[tuple[str, float, str]]) -> None:
+    def _put(self, values: list[tuple[str, float, StandardUnitType]]) -> None:
         if self.cloudwatch is None:
             return
-        dimensions = [
+        dimensions: list[DimensionTypeDef] = [
             {"Name": "service", "Value": "streaming"},
             {"Name": "stream", "Value": self.config.name},
         ]

@@ -12,12 +12,17 @@ import secrets as secrets_module
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
 from dptools.local.deployment import LocalDeployment
 from dptools.sam.functions import FunctionSpec, function_specs
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
+    from mypy_boto3_events.type_defs import TargetTypeDef
+    from mypy_boto3_glue.type_defs import DatabaseInputTypeDef
 
 RULE_PREFIX = "dp-local-"
 MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: the first try and two retries
@@ -104,7 +109,7 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
             with _tolerating("ResourceAlreadyExistsException"):
                 events.create_event_bus(Name=name)
         elif rtype == "AWS::Glue::Database":
-            db = {"Name": name, **{k: v for k, v in props["DatabaseInput"].items() if k != "Name"}}
+            db: DatabaseInputTypeDef = {**props["DatabaseInput"], "Name": name}
             with _tolerating("AlreadyExistsException"):
                 glue.create_database(DatabaseInput=db)
         elif rtype == "AWS::SQS::Queue":
@@ -137,17 +142,23 @@ def _secret_value(props: Mapping[str, Any]) -> str:
     return json.dumps(value)
 
 
-def _table_request(name: str, props: Mapping[str, Any]) -> dict[str, Any]:
-    request = {
+def _table_request(name: str, props: Mapping[str, Any]) -> CreateTableInputTypeDef:
+    request: CreateTableInputTypeDef = {
         "TableName": name,
         "KeySchema": props["KeySchema"],
         "AttributeDefinitions": props["AttributeDefinitions"],
         "BillingMode": "PAY_PER_REQUEST",
     }
-    for key in ("GlobalSecondaryIndexes", "LocalSecondaryIndexes"):
-        if key in props:
-            request[key] = props[key]
+    if "GlobalSecondaryIndexes" in props:
+        request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+    if "LocalSecondaryIndexes" in props:
+        request["LocalSecondaryIndexes"] = props["LocalSecondaryIndexes"]
     return request
+
+
+def _as_text(value: Any) -> str:
+    """A rule target's Input as EventBridge takes it: a JSON text (the template may give an object)."""
+    return value if isinstance(value, str) else json.dumps(value)
 
 
 def _schedule_event(
@@ -194,10 +205,11 @@ def wire_function(spec: FunctionSpec, deployment: LocalDeployment, settings: Set
             events.put_rule(
                 Name=rule, EventBusName=bus, EventPattern=json.dumps(props["Pattern"]), State="ENABLED"
             )
-            target: dict[str, Any] = {"Id": "dispatcher", "Arn": queue_arn}
-            for key in ("Input", "InputPath"):
-                if key in props:
-                    target[key] = props[key] if isinstance(props[key], str) else json.dumps(props[key])
+            target: TargetTypeDef = {"Id": "dispatcher", "Arn": queue_arn}
+            if "Input" in props:
+                target["Input"] = _as_text(props["Input"])
+            if "InputPath" in props:
+                target["InputPath"] = _as_text(props["InputPath"])
             events.put_targets(Rule=rule, EventBusName=bus, Targets=[target])
             wiring.rules.append(f"{bus}/{rule}")
         elif source.type in SCHEDULE_EVENT_TYPES:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
 from dptools.local.deployment import LocalDeployment
 from dptools.samples.reviews_api import ReviewsApiConfig
+
+if TYPE_CHECKING:
+    from mypy_boto3_secretsmanager import SecretsManagerClient
 
 # functions/api_ingest/sources/reviews.yaml reads its base URL from this variable.
 URL_ENV = "DP_SOURCE_REVIEWS_URL"
@@ -36,7 +39,7 @@ def command(port: int, config: ReviewsApiConfig | None = None) -> list[str]:
 
 
 def store_local_credentials(
-    secrets_client: Any, deployment: LocalDeployment, config: ReviewsApiConfig | None = None
+    secrets_client: SecretsManagerClient, deployment: LocalDeployment, config: ReviewsApiConfig | None = None
 ) -> bool:
     """Put the sample API's client credentials where the source definition looks for them, if the
     template declares that secret; True if it did."""

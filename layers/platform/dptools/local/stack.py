@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import requests
 
@@ -31,10 +31,13 @@ PORTS = {"aws_port": AWS, "kafka_port": KAFKA, "kafka_controller_port": KAFKA, "
 Progress = Callable[[str], None]
 
 
+PartState = Literal["running", "stopped", "crashed"]
+
+
 @dataclass(frozen=True)
 class PartStatus:
     name: str
-    state: str  # running | stopped | crashed
+    state: PartState
     pid: int | None
     detail: str = ""
 
