@@ -29,13 +29,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from dptools.local import sample_api
+
+from dataplatform.settings import load_settings, settings_env
+from dptools.local import aws_server, sample_api
 from dptools.local.paths import project_root
 from dptools.local.processes import ManagedProcess, free_port
 from dptools.local.sample_api import URL_ENV
 from dptools.samples.reviews_api import ReviewsApiConfig
-
-from dataplatform.settings import load_settings, settings_env
 
 PAGE_SIZE = 1_000
 API_KEY = "bench-api-key"
@@ -134,24 +134,13 @@ def _start_api(run_dir: Path, total: int) -> tuple[ManagedProcess, str]:
 
 def _start_aws(run_dir: Path) -> tuple[ManagedProcess, dict[str, str]]:
     """moto alone (no Kafka, no dispatcher), with the template's resources provisioned."""
+    from dataplatform.settings import Profile, Settings
     from dptools.local.deployment import LocalDeployment
     from dptools.local.provision import provision_resources
 
-    from dataplatform.settings import Profile, Settings
-
     aws = ManagedProcess("bench-aws", run_dir)
     port = free_port()
-    aws.start(
-        [
-            sys.executable,
-            "-m",
-            "dptools.local.aws_server",
-            "--port",
-            str(port),
-            "--state",
-            str(run_dir / "moto.pickle"),
-        ]
-    )
+    aws.start(aws_server.command(port, run_dir / "moto.pickle"))
     endpoint = f"http://127.0.0.1:{port}"
     deployment = LocalDeployment(project_root() / "template.yaml", endpoint)
     settings = Settings(

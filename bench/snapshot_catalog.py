@@ -16,15 +16,15 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dptools.local.paths import LocalPaths
-from dptools.local.stack import LocalStack
-from dptools.samples.rds_export import TABLES, generate_tpch, write_rds_export
 
 from dataplatform.aws import client
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
 from dataplatform.snapshot_catalog.catalog_export import CatalogDeps, catalog_export
 from dataplatform.snapshot_catalog.files import list_parquet
+from dptools.local.paths import LocalPaths
+from dptools.local.stack import LocalStack
+from dptools.samples.rds_export import TABLES, generate_tpch, s3_writer, write_rds_export
 
 PREFIX = "bench/exports"  # outside the rule's exports/ prefix: the dispatcher leaves it alone
 REWRITE_NAMESPACE = "bench_rewrite"
@@ -65,11 +65,8 @@ def main() -> None:
             s3 = client("s3", settings)
             tpch = generate_tpch(scale, Path(tmp) / "tpch")
 
-            def put(key: str, body: bytes) -> None:
-                s3.put_object(Bucket=bucket, Key=key, Body=body)
-
             export = write_rds_export(
-                put,
+                s3_writer(s3, bucket),
                 tpch,
                 date(2026, 11, 1),
                 bucket,

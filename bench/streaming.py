@@ -42,15 +42,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from dptools.local.paths import LocalPaths, project_root
-from dptools.local.stack import LocalStack
-from dptools.local.streaming_process import LocalStream
-from dptools.samples.clickstream import DEFAULT_PARTITIONS, produce_events
 from pyiceberg.table.snapshots import Snapshot
 
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
 from dataplatform.streaming.tables import StreamTables
+from dptools.local.paths import LocalPaths, project_root
+from dptools.local.stack import LocalStack
+from dptools.local.streaming_process import LocalStream
+from dptools.samples.clickstream import DEFAULT_PARTITIONS, produce_events
 
 SCHEMA = project_root() / "streaming" / "schemas" / "clickstream.json"
 EVENTS, QUICK_EVENTS = 500_000, 8_000

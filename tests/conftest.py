@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from dptools.local.paths import LocalPaths, project_root
-from dptools.local.stack import LocalStack
 
 from dataplatform.settings import Profile, Settings
+from dptools.local.paths import LocalPaths, project_root
+from dptools.local.stack import LocalStack
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -93,10 +93,10 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def mocked_aws(aws_credentials: None) -> Iterator[Settings]:
     """moto in this process; the settings reach it as if it were AWS."""
-    from dptools.local import moto_fidelity
     from moto import mock_aws
 
     from dataplatform import aws
+    from dptools.local import moto_fidelity
 
     moto_fidelity.apply()
     with mock_aws():

@@ -21,10 +21,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 import requests
-from dptools.cli.main import app
-from dptools.local.paths import DP_LOCAL_DIR
-from dptools.local.stack import LocalStack
-from dptools.samples.reviews_api import EPOCH, ReviewsApi, ReviewsApiConfig
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from typer.testing import CliRunner
 
@@ -37,6 +33,10 @@ from dataplatform.aws import client
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.iceberg.summary import RUN_ID
 from dataplatform.settings import Settings
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import LocalStack
+from dptools.samples.reviews_api import EPOCH, ReviewsApi, ReviewsApiConfig
 from tests.conftest import ROOT, bus_listener
 
 SOURCES = ROOT / "functions/api_ingest/sources"

@@ -15,6 +15,9 @@ import orjson
 import pytest
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
+from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
+
 from dptools.cli.main import app
 from dptools.local.paths import DP_LOCAL_DIR
 from dptools.local.stack import LocalStack
@@ -26,9 +29,6 @@ from dptools.samples.clickstream import (
     generate_events,
     produce_events,
 )
-from jsonschema import Draft202012Validator
-from typer.testing import CliRunner
-
 from tests.conftest import ROOT
 
 # occurred_at is the clock's, so two runs of one seed differ there only (also in a truncated message).

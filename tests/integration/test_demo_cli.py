@@ -8,7 +8,6 @@ from pathlib import Path
 from dptools.local.paths import LocalPaths
 from dptools.local.processes import _group_members
 from dptools.local.stack import LocalStack
-
 from tests.conftest import ROOT
 
 DP = str(Path(sys.executable).parent / "dp")

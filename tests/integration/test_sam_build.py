@@ -6,7 +6,6 @@ import subprocess
 from pathlib import Path
 
 from dptools.sam.template import load_template
-
 from tests.conftest import ROOT
 
 LAMBDA_UNZIPPED_LIMIT = 250 * 1024 * 1024

@@ -19,9 +19,6 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from dptools.cli.main import app
-from dptools.local.stack import LocalStack
-from dptools.samples.rds_export import TABLES, generate_tpch, write_rds_export
 from typer.testing import CliRunner
 
 from dataplatform.aws import client
@@ -29,11 +26,12 @@ from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.iceberg.summary import EXPORT_ID
 from dataplatform.settings import Settings
 from dataplatform.snapshot_catalog.catalog_export import (
-    MARKER_PREFIX,
     QUARANTINE_PREFIX,
     CatalogDeps,
     catalog_export,
 )
+from dptools.cli.main import app
+from dptools.samples.rds_export import TABLES, generate_tpch, land_rds_export, write_rds_export
 from tests.conftest import ROOT, bus_listener, wait_for
 
 if TYPE_CHECKING:
@@ -65,31 +63,16 @@ def cataloged_events(stack_settings: Settings) -> Callable[[], list[dict[str, An
     return bus_listener(stack_settings, "test-snapshot-cataloged", pattern)
 
 
-def land_export(s3: S3Client, bucket: str, tpch: Path, day: date, **kwargs: Any) -> str:
+def land_export(settings: Settings, tpch: Path, day: date, **kwargs: Any) -> str:
     """Write an export the way RDS does and wait until the function has cataloged it."""
-
-    def put(key: str, body: bytes) -> None:
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-
-    export = write_rds_export(put, tpch, day, bucket, ROWS_PER_PART, **kwargs)
-
-    def marked() -> bool:
-        listing = s3.list_objects_v2(Bucket=bucket, Prefix=f"{MARKER_PREFIX}/{export.export_id}.json")
-        return listing.get("KeyCount", 0) == 1
-
-    wait_for(marked, 90, f"export {export.export_id} to be cataloged")
-    return export.export_id
+    return land_rds_export(settings, tpch, day, timeout_s=90, rows_per_part=ROWS_PER_PART, **kwargs).export_id
 
 
 @pytest.fixture(scope="module")
 def first_export(
-    s3: S3Client,
-    bucket: str,
-    tpch: Path,
-    cataloged_events: Callable[[], list[dict[str, Any]]],
-    local_stack: LocalStack,
+    stack_settings: Settings, tpch: Path, cataloged_events: Callable[[], list[dict[str, Any]]]
 ) -> str:
-    return land_export(s3, bucket, tpch, FIRST)
+    return land_export(stack_settings, tpch, FIRST)
 
 
 def raw_tables(settings: Settings) -> dict[str, Any]:
@@ -163,9 +146,9 @@ def test_a_replay_changes_nothing_and_emits_nothing(
 
 
 def test_a_later_export_is_the_new_snapshot_and_the_first_stays_reachable_by_tag(
-    first_export: str, s3: S3Client, bucket: str, tpch: Path, stack_settings: Settings
+    first_export: str, tpch: Path, stack_settings: Settings
 ) -> None:
-    second = land_export(s3, bucket, tpch, SECOND)
+    second = land_export(stack_settings, tpch, SECOND)
     tables = raw_tables(stack_settings)
     orders = tables["orders"]
     assert orders.current_snapshot().summary[EXPORT_ID] == second

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from dataplatform.aws import client
 from dptools.local.paths import LocalPaths
 from dptools.local.processes import _group_members
 from dptools.local.stack import KAFKA, LocalStack
-
-from dataplatform.aws import client
 from tests.conftest import FIXTURES, wait_for
 
 if TYPE_CHECKING:

@@ -21,12 +21,6 @@ from typing import Any
 
 import pyarrow.compute as pc
 import pytest
-from dptools.cli.main import app
-from dptools.local.paths import DP_LOCAL_DIR
-from dptools.local.stack import KAFKA, LocalStack
-from dptools.local.streaming_process import LocalStream
-from dptools.sam.template import load_template
-from dptools.samples.clickstream import produce_events
 from pyiceberg.exceptions import NoSuchTableError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -39,6 +33,12 @@ from dataplatform.settings import Settings
 from dataplatform.streaming.tables import KAFKA_SCHEMA, StreamTables
 from dataplatform.streaming.transforms import dead_letter_rows, parse_events
 from dataplatform.streaming.validation import EventSchema
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import KAFKA, LocalStack
+from dptools.local.streaming_process import LocalStream
+from dptools.sam.template import load_template
+from dptools.samples.clickstream import produce_events
 from tests.conftest import ROOT, wait_for
 
 SCHEMA = ROOT / "streaming/schemas/clickstream.json"

@@ -7,10 +7,10 @@ import re
 from typing import Any
 
 import pytest
-from dptools.sam.template import load_template
 
 from dataplatform.api_ingest.definition import NoAuth, SourceDefinition, load_sources
 from dataplatform.api_ingest.request import IngestEvent
+from dptools.sam.template import load_template
 from tests.conftest import ROOT
 
 FUNCTION = "ApiIngestFunction"

@@ -4,12 +4,11 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
+from dataplatform.aws import client
+from dataplatform.settings import Settings
 from dptools.local.deployment import LocalDeployment
 from dptools.local.dispatcher import Dispatcher, scheduled_event
 from dptools.local.provision import FunctionWiring, Schedule
-
-from dataplatform.aws import client
-from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, wait_for
 
 

@@ -8,9 +8,9 @@ import json
 from pathlib import Path
 
 import pytest
-from dptools.cli.main import BAD_INPUT, app
 from typer.testing import CliRunner
 
+from dptools.cli.main import BAD_INPUT, app
 from tests.conftest import FIXTURES
 
 ENDPOINT = "http://127.0.0.1:9"

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
+
 from dptools.local.processes import ManagedProcess, StackError, _alive, free_port
 
 # A leader that starts a child of its own, then says so.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
+from dataplatform.aws import client
+from dataplatform.settings import Settings
 from dptools.local.deployment import LocalDeployment
 from dptools.local.provision import (
     MAX_RECEIVE_COUNT,
@@ -12,9 +14,6 @@ from dptools.local.provision import (
     remove_stale_rules,
     wire_functions,
 )
-
-from dataplatform.aws import client
-from dataplatform.settings import Settings
 from tests.conftest import FIXTURES, ROOT, load_event
 
 if TYPE_CHECKING:
@@ -39,6 +38,10 @@ def test_the_platform_template_provisions_its_buckets_bus_and_databases(mocked_a
     }
     buses = [b["Name"] for b in client("events", mocked_aws).list_event_buses()["EventBuses"]]
     assert deployment.ref("PlatformBus") in buses
+    [app] = client("emr-serverless", mocked_aws).list_applications()["applications"]
+    assert (app["name"], app["releaseLabel"]) == ("dataplatform-local-spark", "emr-7.9.0")
+    assert app["type"].upper() == "SPARK"  # the service answers "Spark" to a request for SPARK
+    assert deployment.emr_application_id(app["name"], mocked_aws) == app["id"]
 
 
 def test_an_event_matching_a_functions_rule_reaches_its_queue(mocked_aws: Settings) -> None:

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from dptools.local.schedules import ScheduleExpressionError, next_fire
 
 NOW = datetime(2026, 11, 24, 7, 30, 15, tzinfo=UTC)

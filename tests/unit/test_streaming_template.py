@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from dptools.sam.template import load_template
-
 from dataplatform.settings import Settings
 from dataplatform.spark.session import emr_spark_submit_parameters
+from dptools.sam.template import load_template
 from tests.conftest import ROOT
 
 RESOURCES: dict[str, Any] = load_template(ROOT / "template.yaml")["Resources"]

@@ -3,10 +3,10 @@
 from pathlib import Path
 
 import pytest
+
 from dptools.local.deployment import LocalDeployment
 from dptools.sam.functions import find_function, function_specs
 from dptools.sam.template import Context, TemplateError, load_template, resolve
-
 from tests.conftest import FIXTURES, ROOT
 
 CTX = Context(
@@ -91,5 +91,13 @@ def test_functions_get_globals_and_their_own_settings() -> None:
 
 def test_an_unknown_function_lists_the_known_ones() -> None:
     specs = function_specs(load_template(FIXTURES / "template.yaml"), FIXTURES)
-    with pytest.raises(TemplateError, match="FailingFunction, GreeterFunction, RecorderFunction"):
+    with pytest.raises(
+        TemplateError, match=r"FailingFunction \(failing\), GreeterFunction \(greeter\), RecorderFunction"
+    ):
         find_function(specs, "Nope")
+
+
+def test_a_function_is_found_by_its_code_folder_as_events_name_it() -> None:
+    specs = function_specs(load_template(FIXTURES / "template.yaml"), FIXTURES)
+    assert find_function(specs, "greeter") is specs["GreeterFunction"]
+    assert find_function(specs, "GreeterFunction") is specs["GreeterFunction"]

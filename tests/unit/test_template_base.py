@@ -5,8 +5,8 @@ import tomllib
 from typing import Any
 
 import pytest
-from dptools.sam.template import load_template
 
+from dptools.sam.template import load_template
 from tests.conftest import ROOT
 
 TEMPLATE = load_template(ROOT / "template.yaml")

@@ -15,6 +15,7 @@ import logging
 import os
 import pickle
 import signal
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,11 @@ from dptools.local import moto_fidelity
 PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions")
 
 log = logging.getLogger("dptools.local.aws")
+
+
+def command(port: int, state: Path) -> list[str]:
+    """The command line that runs this server on `port`, keeping its state in `state`."""
+    return [sys.executable, "-m", __name__, "--port", str(port), "--state", str(state)]
 
 
 def save_state(path: Path) -> None:

@@ -13,7 +13,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from dataplatform.settings import DEFAULT_REGION
+from dataplatform.aws import client
+from dataplatform.settings import DEFAULT_REGION, Profile, Settings
 from dptools.sam.resources import arn_for
 from dptools.sam.template import Context, TemplateError, load_template, parameter_defaults, resolve
 
@@ -31,7 +32,9 @@ _NAME_PROPERTY: dict[str, tuple[str, ...]] = {
     "AWS::SecretsManager::Secret": ("Name",),
     "AWS::Serverless::StateMachine": ("Name",),
     "AWS::StepFunctions::StateMachine": ("StateMachineName",),
+    "AWS::EMRServerless::Application": ("Name",),
 }
+EMR_SERVERLESS_APPLICATION = "AWS::EMRServerless::Application"
 
 
 class _LazyRefs(Mapping[str, str]):
@@ -98,8 +101,25 @@ class LocalDeployment:
         return f"{self.endpoint_url}/{self.account}/{name}"
 
     def ref(self, logical_id: str) -> str:
-        name = self.physical_name(logical_id)
-        return self.queue_url(name) if self.resource_type(logical_id) == "AWS::SQS::Queue" else name
+        name, rtype = self.physical_name(logical_id), self.resource_type(logical_id)
+        if rtype == EMR_SERVERLESS_APPLICATION:
+            return self.emr_application_id(name)
+        return self.queue_url(name) if rtype == "AWS::SQS::Queue" else name
+
+    def emr_application_id(self, name: str, settings: Settings | None = None) -> str:
+        """An EMR Serverless application's Ref is the id the service generated: look it up by name (on
+        this deployment's AWS, unless `settings` point elsewhere)."""
+        emr = client("emr-serverless", settings or self.settings)
+        for page in emr.get_paginator("list_applications").paginate():
+            for app in page["applications"]:
+                if app["name"] == name and app["state"] not in ("TERMINATING", "TERMINATED"):
+                    return app["id"]
+        raise TemplateError(f"no EMR Serverless application {name!r} on the local AWS: run `dp stack up`")
+
+    @property
+    def settings(self) -> Settings:
+        """The local profile, reaching this deployment's AWS."""
+        return Settings(profile=Profile.LOCAL, endpoint_url=self.endpoint_url, region=self.region)
 
     def get_att(self, logical_id: str, attribute: str) -> str:
         rtype, name = self.resource_type(logical_id), self.physical_name(logical_id)

@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
-from dptools.local.deployment import LocalDeployment
+from dptools.local.deployment import EMR_SERVERLESS_APPLICATION, LocalDeployment
 from dptools.sam.functions import FunctionSpec, function_specs
+from dptools.sam.template import TemplateError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import CreateTableInputTypeDef
@@ -28,7 +29,7 @@ RULE_PREFIX = "dp-local-"
 MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: the first try and two retries
 RULE_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent"}
 SCHEDULE_EVENT_TYPES = {"Schedule", "ScheduleV2"}
-# What the local AWS holds of the template; the rest (IAM, KMS, alarms, EMR, Glue tables the jobs create
+# What the local AWS holds of the template; the rest (IAM, KMS, alarms, Glue tables the jobs create
 # themselves) has no local counterpart that the code reads.
 PROVISIONED_TYPES = {
     "AWS::S3::Bucket",
@@ -37,6 +38,7 @@ PROVISIONED_TYPES = {
     "AWS::SQS::Queue",
     "AWS::DynamoDB::Table",
     "AWS::SecretsManager::Secret",
+    EMR_SERVERLESS_APPLICATION,
 }
 
 
@@ -125,6 +127,13 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
         elif rtype == "AWS::SecretsManager::Secret":
             with _tolerating("ResourceExistsException"):  # an existing secret keeps its value
                 secrets.create_secret(Name=name, SecretString=_secret_value(props))
+        elif rtype == EMR_SERVERLESS_APPLICATION:
+            try:
+                deployment.emr_application_id(name, settings)
+            except TemplateError:  # EMR Serverless allows two applications of one name: look first
+                client("emr-serverless", settings).create_application(
+                    name=name, releaseLabel=props["ReleaseLabel"], type=props["Type"], clientToken=name
+                )
         else:
             continue
         made.setdefault(rtype, []).append(name)

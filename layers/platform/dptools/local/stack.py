@@ -17,7 +17,7 @@ import requests
 
 from dataplatform.aws import client
 from dataplatform.settings import Profile, Settings, settings_env
-from dptools.local import sample_api
+from dptools.local import aws_server, sample_api
 from dptools.local.deployment import LocalDeployment
 from dptools.local.kafka_broker import KafkaBroker
 from dptools.local.paths import LocalPaths, project_root
@@ -155,16 +155,7 @@ class LocalStack:
             return
         progress("starting the local AWS (moto server)")
         port = self._state()["aws_port"]
-        cmd = [
-            sys.executable,
-            "-m",
-            "dptools.local.aws_server",
-            "--port",
-            str(port),
-            "--state",
-            str(self.paths.aws_state),
-        ]
-        part.start(cmd)
+        part.start(aws_server.command(port, self.paths.aws_state))
         settings = Settings(profile=Profile.LOCAL, endpoint_url=f"http://127.0.0.1:{port}")
         part.wait_healthy(
             lambda: bool(client("s3", settings).list_buckets() is not None), START_TIMEOUT_S[AWS]

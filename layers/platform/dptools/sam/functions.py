@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dptools.sam.template import TemplateError
+from dptools.sam.template import TemplateError, load_template
 
 SERVERLESS_FUNCTION = "AWS::Serverless::Function"
 
@@ -81,7 +81,17 @@ def function_specs(template: Mapping[str, Any], template_dir: Path) -> dict[str,
 
 
 def find_function(specs: Mapping[str, FunctionSpec], name: str) -> FunctionSpec:
+    """The function with logical id `name`, or whose code folder is `name` (`api_ingest`, as `events/`
+    and `functions/` name it)."""
     if name in specs:
         return specs[name]
-    known = ", ".join(sorted(specs)) or "none"
+    by_folder = [spec for spec in specs.values() if spec.code_dir.name == name]
+    if len(by_folder) == 1:
+        return by_folder[0]
+    known = ", ".join(f"{k} ({v.code_dir.name})" for k, v in sorted(specs.items())) or "none"
     raise TemplateError(f"unknown function {name!r}; the template has: {known}")
+
+
+def template_function(template_path: Path, name: str) -> FunctionSpec:
+    """Find a function of the template at `template_path` by logical id or code folder."""
+    return find_function(function_specs(load_template(template_path), template_path.parent), name)

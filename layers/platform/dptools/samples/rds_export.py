@@ -22,13 +22,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import Any
+from time import monotonic, sleep
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from dataplatform.aws import client
+from dataplatform.settings import Settings
+from dataplatform.snapshot_catalog.catalog_export import marker_key
 from dptools.samples.tpch import TABLES
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 BASE_DATE = date(2026, 11, 1)
 DATABASE, SCHEMA = "tpch", "public"
@@ -230,3 +237,32 @@ def write_rds_export(
     info_key = f"{root}/export_info_{export_id}.json"
     put(info_key, json.dumps(info, indent=2).encode())
     return SampleExport(export_id, bucket, info_key, rows, files)
+
+
+class ExportNotCataloged(TimeoutError):
+    """snapshot_catalog did not mark the export cataloged in time."""
+
+
+def s3_writer(s3: S3Client, bucket: str) -> Callable[[str, bytes], None]:
+    """`put(key, body)` into `bucket`, for `write_rds_export`."""
+
+    def put(key: str, body: bytes) -> None:
+        s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    return put
+
+
+def land_rds_export(
+    settings: Settings, tpch_dir: Path, day: date, timeout_s: float = 120, **kwargs: Any
+) -> SampleExport:
+    """Write the export to the raw bucket as RDS does, then wait until snapshot_catalog (through the
+    template's rule on the local stack) has cataloged it; ExportNotCataloged after `timeout_s`."""
+    bucket = settings.require("raw_bucket")
+    s3 = client("s3", settings)
+    export = write_rds_export(s3_writer(s3, bucket), tpch_dir, day, bucket, **kwargs)
+    deadline = monotonic() + timeout_s
+    while s3.list_objects_v2(Bucket=bucket, Prefix=marker_key(export.export_id)).get("KeyCount", 0) == 0:
+        if monotonic() > deadline:
+            raise ExportNotCataloged(f"export {export.export_id} was not cataloged in {timeout_s:.0f}s")
+        sleep(0.25)
+    return export

@@ -28,6 +28,9 @@ SPARK_TABLE = "raw.smoke__written_by_spark"
 PYICEBERG_TABLE = "raw.smoke__written_by_pyiceberg"
 SMOKE_RULE = "dp-smoke-object-created"
 SMOKE_QUEUE = "dp-smoke-object-created"
+KAFKA_STEP = "Kafka produce and consume"
+S3_EVENT_STEP = "S3 put -> EventBridge -> SQS"
+ICEBERG_STEP = "Iceberg: Spark <-> pyiceberg on Glue"
 
 
 class SmokeError(AssertionError):
@@ -36,12 +39,16 @@ class SmokeError(AssertionError):
 
 @dataclass(frozen=True)
 class StepResult:
+    """A step's name, what it saw come back (messages, rows, an event), a line about it, its time."""
+
     name: str
+    observed: Any
     detail: str
     seconds: float
 
 
-def kafka_roundtrip(bootstrap: str, count: int = 100, timeout_s: float = 60) -> str:
+def kafka_roundtrip(bootstrap: str, count: int = 100, timeout_s: float = 60) -> list[int]:
+    """Produce `count` numbered messages and consume them back; returns the numbers consumed, sorted."""
     from confluent_kafka import Consumer, Producer
     from confluent_kafka.admin import AdminClient, NewTopic
 
@@ -78,7 +85,7 @@ def kafka_roundtrip(bootstrap: str, count: int = 100, timeout_s: float = 60) -> 
         consumer.close()
     if len(seen) != count:
         raise SmokeError(f"Kafka: consumed {len(seen)} of {count} produced messages")
-    return f"produced and consumed {count} messages on topic {SMOKE_TOPIC}"
+    return sorted(seen)
 
 
 _ROWS = [(1, "alpha", 1.5), (2, "beta", None), (3, None, -2.25)]
@@ -95,17 +102,18 @@ def _sorted_rows(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
     return sorted(rows, key=lambda r: r[0])
 
 
-def iceberg_roundtrip(spark: SparkSession, settings: Settings) -> str:
-    """Spark writes, pyiceberg reads; pyiceberg writes, Spark reads: the same rows both ways."""
+def iceberg_roundtrip(spark: SparkSession, settings: Settings) -> dict[str, list[tuple[Any, ...]]]:
+    """Spark writes, pyiceberg reads; pyiceberg writes, Spark reads: the same rows both ways. Returns
+    the rows each table gave back to the other engine."""
     spark.sql(
         f"CREATE OR REPLACE TABLE {SPARK_TABLE} (id BIGINT NOT NULL, name STRING, amount DOUBLE) USING iceberg"
     )
     spark.createDataFrame(_ROWS, schema="id BIGINT, name STRING, amount DOUBLE").writeTo(SPARK_TABLE).append()
     catalog = glue_catalog(settings)
     read_back = catalog.load_table(SPARK_TABLE).scan().to_arrow()
-    got = _sorted_rows([tuple(r.values()) for r in read_back.to_pylist()])
-    if got != _ROWS:
-        raise SmokeError(f"pyiceberg read {got} from {SPARK_TABLE}, Spark wrote {_ROWS}")
+    by_pyiceberg = _sorted_rows([tuple(r.values()) for r in read_back.to_pylist()])
+    if by_pyiceberg != _ROWS:
+        raise SmokeError(f"pyiceberg read {by_pyiceberg} from {SPARK_TABLE}, Spark wrote {_ROWS}")
 
     rows = _arrow_rows()
     if catalog.table_exists(PYICEBERG_TABLE):
@@ -113,14 +121,15 @@ def iceberg_roundtrip(spark: SparkSession, settings: Settings) -> str:
     else:
         catalog.create_table(PYICEBERG_TABLE, schema=rows.schema).append(rows)
     spark.sql(f"REFRESH TABLE {PYICEBERG_TABLE}")
-    got = _sorted_rows([tuple(r) for r in spark.table(PYICEBERG_TABLE).collect()])
-    if got != _ROWS:
-        raise SmokeError(f"Spark read {got} from {PYICEBERG_TABLE}, pyiceberg wrote {_ROWS}")
-    return f"{SPARK_TABLE} and {PYICEBERG_TABLE}: {len(_ROWS)} rows each, read back by the other engine"
+    by_spark = _sorted_rows([tuple(r) for r in spark.table(PYICEBERG_TABLE).collect()])
+    if by_spark != _ROWS:
+        raise SmokeError(f"Spark read {by_spark} from {PYICEBERG_TABLE}, pyiceberg wrote {_ROWS}")
+    return {SPARK_TABLE: by_pyiceberg, PYICEBERG_TABLE: by_spark}
 
 
-def s3_notification(settings: Settings, timeout_s: float = 30) -> str:
-    """An object put to the raw bucket reaches a queue through an EventBridge rule on the default bus."""
+def s3_notification(settings: Settings, timeout_s: float = 30) -> dict[str, Any]:
+    """An object put to the raw bucket reaches a queue through an EventBridge rule on the default bus;
+    returns the event that arrived."""
     bucket = settings.require("raw_bucket")
     sqs, events, s3 = client("sqs", settings), client("events", settings), client("s3", settings)
     queue_url = sqs.create_queue(QueueName=SMOKE_QUEUE)["QueueUrl"]
@@ -142,7 +151,7 @@ def s3_notification(settings: Settings, timeout_s: float = 30) -> str:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             event = json.loads(message["Body"])
             if event["detail"]["object"]["key"] == key:
-                return f"s3://{bucket}/{key} arrived as '{event['detail-type']}' on queue {SMOKE_QUEUE}"
+                return dict(event)
     raise SmokeError(f"no Object Created event for s3://{bucket}/{key} within {timeout_s:.0f}s")
 
 
@@ -153,14 +162,29 @@ def run_smoke(
 ) -> list[StepResult]:
     """Run every step, announcing each through `step`; raises SmokeError on the first failure."""
     results = []
-    steps: list[tuple[str, Callable[[], str]]] = [
-        ("Kafka produce and consume", lambda: kafka_roundtrip(settings.require("kafka_bootstrap"))),
-        ("S3 put -> EventBridge -> SQS", lambda: s3_notification(settings)),
-        ("Iceberg: Spark <-> pyiceberg on Glue", lambda: iceberg_roundtrip(spark_factory(), settings)),
+    steps: list[tuple[str, Callable[[], Any], Callable[[Any], str]]] = [
+        (
+            KAFKA_STEP,
+            lambda: kafka_roundtrip(settings.require("kafka_bootstrap")),
+            lambda seen: f"produced and consumed {len(seen)} messages on topic {SMOKE_TOPIC}",
+        ),
+        (
+            S3_EVENT_STEP,
+            lambda: s3_notification(settings),
+            lambda event: (
+                f"s3://{event['detail']['bucket']['name']}/{event['detail']['object']['key']} "
+                f"arrived as '{event['detail-type']}' on queue {SMOKE_QUEUE}"
+            ),
+        ),
+        (
+            ICEBERG_STEP,
+            lambda: iceberg_roundtrip(spark_factory(), settings),
+            lambda rows: " and ".join(rows) + f": {len(_ROWS)} rows each, read back by the other engine",
+        ),
     ]
-    for name, run in steps:
+    for name, run, describe in steps:
         step(name)
         started = time.monotonic()
-        detail = run()
-        results.append(StepResult(name, detail, time.monotonic() - started))
+        observed = run()
+        results.append(StepResult(name, observed, describe(observed), time.monotonic() - started))
     return results

@@ -1,0 +1,1 @@
+"""Reserved for SQL over the lake: Athena in AWS, Trino locally."""

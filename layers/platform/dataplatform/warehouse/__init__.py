@@ -1,0 +1,1 @@
+"""Reserved for the warehouse: loading the analytics zone into Redshift (PostgreSQL locally)."""

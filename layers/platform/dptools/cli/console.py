@@ -1,0 +1,34 @@
+"""What every command group shares: the consoles, progress lines, and failing with one clear line."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+BAD_INPUT = 2
+
+ProfileOption = Annotated[str, typer.Option(help="local (the local stack) or aws (the deployed stack).")]
+StackOption = Annotated[str, typer.Option("--stack", help="Deployed stack (profile aws).")]
+DEFAULT_STACK = "dataplatform-dev"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def progress(message: str) -> None:
+    out.print(f"[cyan]>[/] {message}", highlight=False)
+
+
+def ok(message: str) -> None:
+    out.print(f"  [green]ok[/] {message}", highlight=False)
+
+
+def info(message: str) -> None:
+    out.print(f"  {message}", highlight=False)
