@@ -49,12 +49,15 @@ def test_sam_build_fits_every_function_and_its_layers_under_the_limit(tmp_path: 
     assert all(size < LAMBDA_UNZIPPED_LIMIT for size in sizes.values()), report
 
     layer = build_dir / "PlatformLayer/python"
-    assert (layer / "dataplatform/settings.py").is_file()
-    assert not (layer / "dataplatform/local").exists() and not (layer / "boto3").exists()
     assert (layer / "pyarrow").is_dir() and (layer / "pyiceberg").is_dir()
-    # What the layer ships must not import, at module level, the tooling its Makefile trims away
-    # (spark/session.py imports local paths inside a function that only the local profile calls).
-    trimmed = re.compile(r"^(from|import) dataplatform\.(cli|local|sam|samples)\b", re.M)
-    shipped = [*layer.joinpath("dataplatform").rglob("*.py"), *build_dir.glob("*Function/app.py")]
-    offenders = [str(path) for path in shipped if trimmed.search(path.read_text())]
+    assert not (layer / "boto3").exists(), "the Lambda runtime provides boto3"
+    # The runtime package goes in whole, with no prune list, and no tooling goes with it.
+    package = ROOT / "layers/platform/dataplatform"
+    assert {p.relative_to(layer) for p in (layer / "dataplatform").rglob("*.py")} == {
+        p.relative_to(package.parent) for p in package.rglob("*.py")
+    }
+    assert not (layer / "dptools").exists()
+    tooling = re.compile(r"^\s*(from|import) dptools\b", re.M)
+    shipped = [*layer.joinpath("dataplatform").rglob("*.py"), *build_dir.glob("*Function/*.py")]
+    offenders = [str(path) for path in shipped if tooling.search(path.read_text())]
     assert not offenders, offenders

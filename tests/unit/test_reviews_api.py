@@ -594,3 +594,11 @@ if __name__ == "__main__":
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=10)
+
+
+def test_the_command_line_sets_every_config_field() -> None:
+    from dptools.samples.reviews_api.__main__ import config_from_args, parse_args
+
+    args = parse_args(["--total", "5", "--rate-limit-per-s", "2.5", "--api-key", "k", "--no-auth"])
+    assert config_from_args(args) == ReviewsApiConfig(total=5, rate_limit_per_s=2.5, api_key="k", auth=False)
+    assert config_from_args(parse_args([])) == ReviewsApiConfig()

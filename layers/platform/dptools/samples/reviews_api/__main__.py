@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 from collections.abc import Sequence
+from dataclasses import fields
 from pathlib import Path
 
 import dptools.samples.reviews_api as package
@@ -14,19 +15,14 @@ from dptools.samples.reviews_api.config import ReviewsApiConfig
 from dptools.samples.reviews_api.server import ReviewsApi
 
 
+# Every setting of ReviewsApiConfig is a flag of the same name (`--token-ttl-s`), with its default;
+# `auth` is the one switch, turned off by `--no-auth`.
+FLAG_TYPES = {"total": int, "token_ttl_s": float, "rate_limit_per_s": float}
+
+
 def config_from_args(args: argparse.Namespace) -> ReviewsApiConfig:
-    return ReviewsApiConfig(
-        total=args.total,
-        api_key=args.api_key,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-        bearer_token=args.bearer_token,
-        basic_user=args.basic_user,
-        basic_password=args.basic_password,
-        token_ttl_s=args.token_ttl_s,
-        rate_limit_per_s=args.rate_limit_per_s,
-        auth=not args.no_auth,
-    )
+    values = {f.name: getattr(args, f.name) for f in fields(ReviewsApiConfig) if f.name != "auth"}
+    return ReviewsApiConfig(**values, auth=not args.no_auth)
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -39,15 +35,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="written with the port once listening")
-    parser.add_argument("--total", type=int, default=defaults.total)
-    parser.add_argument("--api-key", default=defaults.api_key)
-    parser.add_argument("--client-id", default=defaults.client_id)
-    parser.add_argument("--client-secret", default=defaults.client_secret)
-    parser.add_argument("--bearer-token", default=defaults.bearer_token)
-    parser.add_argument("--basic-user", default=defaults.basic_user)
-    parser.add_argument("--basic-password", default=defaults.basic_password)
-    parser.add_argument("--token-ttl-s", type=float, default=defaults.token_ttl_s)
-    parser.add_argument("--rate-limit-per-s", type=float, default=defaults.rate_limit_per_s)
+    for field in fields(ReviewsApiConfig):
+        if field.name != "auth":
+            flag = "--" + field.name.replace("_", "-")
+            parser.add_argument(
+                flag, type=FLAG_TYPES.get(field.name, str), default=getattr(defaults, field.name)
+            )
     parser.add_argument("--no-auth", action="store_true", help="serve /v1 without any credentials")
     return parser.parse_args(argv)
 
