@@ -14,7 +14,6 @@ import dptools.samples.reviews_api as package
 from dptools.samples.reviews_api.config import ReviewsApiConfig
 from dptools.samples.reviews_api.server import ReviewsApi
 
-
 # Every setting of ReviewsApiConfig is a flag of the same name (`--token-ttl-s`), with its default;
 # `auth` is the one switch, turned off by `--no-auth`.
 FLAG_TYPES = {"total": int, "token_ttl_s": float, "rate_limit_per_s": float}
