@@ -1,1 +1,2 @@
-"""Reserved for the transforms: Spark jobs from raw to staging to analytics (jobs/, statemachines/)."""
+"""Transforms: raw -> staging -> analytics as pure DataFrame functions (`staging`, `model`,
+`aggregates`), the analytics tables' contract (`contract`), and the jobs' incremental bookkeeping."""
