@@ -13,6 +13,7 @@ from botocore.config import Config
 from dataplatform.settings import Settings
 
 if TYPE_CHECKING:  # the mypy-boto3 stubs are dev-only: the Lambda layer does not ship them
+    from mypy_boto3_batch import BatchClient
     from mypy_boto3_cloudformation import CloudFormationClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -37,6 +38,8 @@ def _session() -> boto3.session.Session:
     return boto3.session.Session()
 
 
+@overload
+def client(service: Literal["batch"], settings: Settings) -> BatchClient: ...
 @overload
 def client(service: Literal["cloudformation"], settings: Settings) -> CloudFormationClient: ...
 @overload
