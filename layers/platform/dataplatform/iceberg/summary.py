@@ -1,5 +1,6 @@
 """Every `dp.*` key that commits write into Iceberg snapshot summaries: how a replay finds what a run,
-an export or a stream batch already committed. Free of imports, so Spark jobs read them on EMR too."""
+an export, a stream batch or a transform already committed. Free of imports, so Spark jobs read them on EMR
+too."""
 
 # Snapshot-summary keys. A run id identifies one run of an ingestion (api_ingest, snapshot_catalog).
 RUN_ID = "dp.run-id"
@@ -18,3 +19,11 @@ SOURCE = "dp.source"
 ENDPOINT = "dp.endpoint"
 WINDOW_START = "dp.window-start"
 WINDOW_END = "dp.window-end"
+# transforms: the source snapshot a target has processed, one key per source table
+# (`dp.processed.raw.tpch__public__customer`), and the run that wrote it.
+SOURCE_SNAPSHOT_PREFIX = "dp.processed."
+TRANSFORM_RUN = "dp.transform-run"
+
+
+def source_snapshot_key(source_table: str) -> str:
+    return f"{SOURCE_SNAPSHOT_PREFIX}{source_table}"

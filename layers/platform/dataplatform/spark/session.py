@@ -46,6 +46,8 @@ def iceberg_catalog_conf(settings: Settings, warehouse: str | None = None) -> di
         f"{prefix}.io-impl": "org.apache.iceberg.aws.s3.S3FileIO",
         f"{prefix}.warehouse": warehouse,
         f"{prefix}.client.region": settings.region,
+        # Lambdas and other jobs commit to the same tables; a cached table would hide their snapshots.
+        f"{prefix}.cache-enabled": "false",
     }
     local = settings.local_aws()
     if local:
