@@ -21,7 +21,12 @@ from dataplatform.aws import client
 from dataplatform.events import CatalogedTable, EventPublisher, SnapshotCataloged
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
-from dataplatform.snapshot_catalog.files import FOOTER_READERS, TableExport, read_table_files
+from dataplatform.snapshot_catalog.files import (
+    FOOTER_READERS,
+    TableExport,
+    read_table_files,
+    read_tables_info,
+)
 from dataplatform.snapshot_catalog.manifest import (
     EXPORT_INFO,
     ExportInfo,
@@ -104,13 +109,7 @@ def _load_export(deps: CatalogDeps, bucket: str, key: str) -> tuple[ExportInfo, 
     info = parse_export_info(key, _get(deps.s3, bucket, key))
     check_complete(info)
     root = posixpath.dirname(key)
-    tables_info = {}
-    for page in deps.s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{root}/export_tables_info_"
-    ):
-        for obj in page.get("Contents", []):
-            tables_info[obj["Key"]] = _get(deps.s3, bucket, obj["Key"])
-    statuses = parse_tables_info(tables_info, info.export_id)
+    statuses = parse_tables_info(read_tables_info(deps.s3, bucket, root), info.export_id)
     with ThreadPoolExecutor(FOOTER_READERS) as footers, ThreadPoolExecutor(PARALLEL_TABLES) as per_table:
         tables = list(per_table.map(lambda s: read_table_files(s, deps.s3, bucket, root, footers), statuses))
     if not any(t.files for t in tables):

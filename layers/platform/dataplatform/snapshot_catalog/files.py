@@ -60,6 +60,17 @@ def list_parquet(s3: S3Client, bucket: str, prefix: str) -> Iterator[tuple[str, 
                 yield f"s3://{bucket}/{obj['Key']}", int(obj["Size"])
 
 
+def read_tables_info(s3: S3Client, bucket: str, export_root: str) -> dict[str, bytes]:
+    """Every `export_tables_info_*.json` of the export, by key."""
+    files = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{export_root}/export_tables_info_"
+    ):
+        for obj in page.get("Contents", []):
+            files[obj["Key"]] = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+    return files
+
+
 def _tail(s3: S3Client, bucket: str, key: str, length: int) -> bytes:
     body: bytes = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{length}")["Body"].read()
     return body

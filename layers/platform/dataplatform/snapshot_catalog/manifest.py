@@ -98,6 +98,26 @@ def check_complete(info: ExportInfo) -> None:
 
 
 def parse_tables_info(files: dict[str, bytes], export_id: str) -> list[TableStatus]:
+    """All tables of the export, every one of them COMPLETE."""
+    tables = table_statuses(files, export_id)
+    incomplete = not_exported(tables)
+    if incomplete:
+        raise ExportRejected(
+            "table-not-complete", f"export {export_id}: tables not COMPLETE: {', '.join(incomplete)}"
+        )
+    return tables
+
+
+def not_exported(tables: list[TableStatus]) -> list[str]:
+    """The tables RDS skipped or failed, each as `target (status: warning)`."""
+    return [
+        f"{t.target} ({t.status}: {t.warning_message or 'no message'})"
+        for t in tables
+        if t.status != "COMPLETE"
+    ]
+
+
+def table_statuses(files: dict[str, bytes], export_id: str) -> list[TableStatus]:
     """All tables of the export, from tables-info files that must cover 1..N with no gap or overlap."""
     ranges: list[tuple[int, int, str]] = []
     for key in files:
@@ -128,13 +148,4 @@ def parse_tables_info(files: dict[str, bytes], export_id: str) -> list[TableStat
         expected_first = last + 1
     if not tables:
         raise ExportRejected("empty-export", f"export {export_id} has no tables")
-    incomplete = [
-        f"{t.target} ({t.status}: {t.warning_message or 'no message'})"
-        for t in tables
-        if t.status != "COMPLETE"
-    ]
-    if incomplete:
-        raise ExportRejected(
-            "table-not-complete", f"export {export_id}: tables not COMPLETE: {', '.join(incomplete)}"
-        )
     return tables
