@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the mypy-boto3 stubs are dev-only: the Lambda layer does no
     from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_glue import GlueClient
     from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
     from mypy_boto3_sqs import SQSClient
@@ -54,6 +55,8 @@ def client(service: Literal["events"], settings: Settings) -> EventBridgeClient:
 def client(service: Literal["glue"], settings: Settings) -> GlueClient: ...
 @overload
 def client(service: Literal["lambda"], settings: Settings) -> LambdaClient: ...
+@overload
+def client(service: Literal["rds"], settings: Settings) -> RDSClient: ...
 @overload
 def client(service: Literal["s3"], settings: Settings) -> S3Client: ...
 @overload

@@ -33,10 +33,17 @@ DP_STREAM_NAME = "DP_STREAM_NAME"
 DP_STREAM_TOPICS = "DP_STREAM_TOPICS"  # comma-separated
 DP_KAFKA_OPTIONS = "DP_KAFKA_OPTIONS"  # JSON object of Kafka client options (e.g. MSK's TLS)
 DP_SPARK_JARS_DIR = "DP_SPARK_JARS_DIR"  # local Spark only: the Iceberg runtime and Kafka source jars
+# snapshot_export: which databases' automated snapshots are exported, and how.
+DP_EXPORT_SOURCES = "DP_EXPORT_SOURCES"  # comma-separated DB instance or cluster identifiers
+DP_EXPORT_ONLY = "DP_EXPORT_ONLY"  # comma-separated StartExportTask ExportOnly entries; empty: everything
+DP_EXPORT_ROLE_ARN = "DP_EXPORT_ROLE_ARN"
+DP_EXPORT_KMS_KEY = "DP_EXPORT_KMS_KEY"
+DP_EXPORT_STUCK_HOURS = "DP_EXPORT_STUCK_HOURS"  # an export running longer than this is stuck
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
 DEFAULT_REGION = "us-east-1"
+DEFAULT_EXPORT_STUCK_HOURS = 12.0
 # moto accepts any credentials; these only keep SDKs from searching for real ones.
 LOCAL_CREDENTIALS = {AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing"}
 
@@ -79,6 +86,11 @@ class Settings:
     stream_name: str | None = None
     stream_topics: tuple[str, ...] = ()
     spark_jars_dir: str | None = None
+    export_sources: tuple[str, ...] = ()
+    export_only: tuple[str, ...] = ()
+    export_role_arn: str | None = None
+    export_kms_key: str | None = None
+    export_stuck_hours: float = DEFAULT_EXPORT_STUCK_HOURS
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -119,6 +131,20 @@ def parse_profile(value: str | None) -> Profile:
         raise SettingsError(f"{DP_PROFILE}={value!r} is not one of: {allowed}") from None
 
 
+def _csv(text: str | None) -> tuple[str, ...]:
+    return tuple(item.strip() for item in (text or "").split(",") if item.strip())
+
+
+def _hours(text: str | None, name: str, default: float) -> float:
+    try:
+        value = float(text) if text else default
+    except ValueError:
+        raise SettingsError(f"{name}={text!r} is not a number of hours") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, not {value:g}")
+    return value
+
+
 def _json_object(text: str | None, name: str) -> dict[str, str]:
     if not text:
         return {}
@@ -155,6 +181,13 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         stream_name=env.get(DP_STREAM_NAME),
         stream_topics=tuple(t for t in env.get(DP_STREAM_TOPICS, "").split(",") if t),
         spark_jars_dir=env.get(DP_SPARK_JARS_DIR),
+        export_sources=_csv(env.get(DP_EXPORT_SOURCES)),
+        export_only=_csv(env.get(DP_EXPORT_ONLY)),
+        export_role_arn=env.get(DP_EXPORT_ROLE_ARN),
+        export_kms_key=env.get(DP_EXPORT_KMS_KEY),
+        export_stuck_hours=_hours(
+            env.get(DP_EXPORT_STUCK_HOURS), DP_EXPORT_STUCK_HOURS, DEFAULT_EXPORT_STUCK_HOURS
+        ),
         kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
@@ -183,6 +216,11 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_STREAM_NAME: settings.stream_name,
         DP_STREAM_TOPICS: ",".join(settings.stream_topics),
         DP_SPARK_JARS_DIR: settings.spark_jars_dir,
+        DP_EXPORT_SOURCES: ",".join(settings.export_sources),
+        DP_EXPORT_ONLY: ",".join(settings.export_only),
+        DP_EXPORT_ROLE_ARN: settings.export_role_arn,
+        DP_EXPORT_KMS_KEY: settings.export_kms_key,
+        DP_EXPORT_STUCK_HOURS: f"{settings.export_stuck_hours:g}",
         DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})

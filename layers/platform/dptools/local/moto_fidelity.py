@@ -10,6 +10,9 @@ import threading
 from typing import Any
 
 _applied = False
+# The tag that makes a CreateDBSnapshot on the local AWS the automated snapshot of the time it gives.
+LOCAL_BACKUP_TAG = "dp-local:automated-backup"
+_ACTIVE_EXPORT = ("STARTING", "IN_PROGRESS")
 
 
 def apply() -> None:
@@ -19,6 +22,9 @@ def apply() -> None:
         return
     _glue_table_versions()
     _emr_serverless_runs()
+    _rds_export_tasks()
+    _rds_daily_snapshots()
+    _events_keep_the_account()
     _applied = True
 
 
@@ -72,3 +78,119 @@ def _emr_serverless_runs() -> None:
 
     EMRServerlessBackend.start_job_run = start_job_run  # type: ignore[method-assign]
     EMRServerlessBackend.list_job_runs = list_job_runs  # type: ignore[method-assign]
+
+
+def _events_keep_the_account() -> None:
+    """A rule's target with no input transformer gets the whole event, `account` included, as in AWS.
+
+    moto rebuilt put events from a template without `account`, so a handler's EventBridgeModel (which
+    requires it) refused every event a rule delivered from PutEvents, e.g. RDS's snapshot events.
+    """
+    from moto.events.utils import EventTemplateParser
+
+    template = EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE
+    if '"account"' not in template:
+        EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
+            '"source": "<source>", ', '"source": "<source>", "account": "<account>", '
+        )
+
+
+def _rds_export_tasks() -> None:
+    """An export task runs until its files land, as in AWS, with AWS's upper-case statuses.
+
+    moto marks a task `complete` the moment it starts, writes no files, and has no TaskStartTime or
+    SnapshotTime; snapshot_export counts running tasks against RDS's limit of 5, finds stuck ones by
+    their start time, and reads the export's files once it is COMPLETE. Here a task is STARTING, then
+    IN_PROGRESS until `export_info_<id>.json` (which RDS writes last, and which dptools.samples writes
+    in its stead locally) exists under the task's prefix; then it takes that file's status. A cancel is
+    CANCELED.
+    """
+    import json
+
+    from moto.core.utils import utcnow
+    from moto.rds.models import ExportTask, RDSBackend
+    from moto.s3.models import s3_backends
+
+    init, describe, cancel = (
+        ExportTask.__init__,
+        RDSBackend.describe_export_tasks,
+        RDSBackend.cancel_export_task,
+    )
+
+    def create(self: Any, backend: RDSBackend, snapshot: Any, kwargs: dict[str, Any]) -> None:
+        init(self, backend, snapshot, kwargs)
+        self.status = "STARTING"
+        self.task_start_time = self.created_at
+        self.snapshot_time = snapshot.created
+        self.percent_progress = 0
+        self.total_extracted_data_in_gb = 0
+
+    def landed_info(task: Any) -> dict[str, Any] | None:
+        root = "/".join(p for p in (task.s3_prefix.strip("/"), task.export_task_identifier) if p)
+        try:
+            s3 = s3_backends[task.backend.account_id][task.backend.partition]
+            key = s3.get_object(task.s3_bucket, f"{root}/export_info_{task.export_task_identifier}.json")
+        except Exception:  # no such bucket
+            return None
+        return dict(json.loads(key.value)) if key is not None else None
+
+    def describe_export_tasks(self: RDSBackend, export_task_identifier: str) -> Any:
+        tasks: Any = describe(self, export_task_identifier)
+        for task in tasks:
+            if task.status not in _ACTIVE_EXPORT:
+                continue
+            info = landed_info(task)
+            if info is None:
+                task.status = "IN_PROGRESS"
+                continue
+            task.status = str(info.get("status", "COMPLETE")).upper()
+            task.percent_progress = int(info.get("percentProgress", 100))
+            task.total_extracted_data_in_gb = info.get("totalExtractedDataInGB", 0)
+            task.failure_cause = info.get("failureCause")
+            task.task_end_time = utcnow()
+        return tasks
+
+    def cancel_export_task(self: RDSBackend, export_task_identifier: str) -> Any:
+        task = cancel(self, export_task_identifier)
+        task.status = "CANCELED"
+        return task
+
+    ExportTask.__init__ = create  # type: ignore[method-assign]
+    RDSBackend.describe_export_tasks = describe_export_tasks  # type: ignore[method-assign]
+    RDSBackend.cancel_export_task = cancel_export_task  # type: ignore[method-assign]
+
+
+def _rds_daily_snapshots() -> None:
+    """RDS takes an automated snapshot of each instance every day (`rds:<instance>-<yyyy-mm-dd-hh-mm>`);
+    moto takes one only when the instance is created, and no API makes one. On the local AWS a
+    CreateDBSnapshot tagged LOCAL_BACKUP_TAG=<ISO time> stands in for the backup window: it makes the
+    automated snapshot of that time, under RDS's own name, created at that time."""
+    from datetime import UTC, datetime
+
+    from moto.rds.models import RDSBackend
+
+    create = RDSBackend.create_db_snapshot
+
+    def create_db_snapshot(
+        self: RDSBackend,
+        db_instance_identifier: str,
+        db_snapshot_identifier: str,
+        snapshot_type: str = "manual",
+        tags: list[dict[str, str]] | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> Any:
+        backup = next((t["Value"] for t in tags or [] if t["Key"] == LOCAL_BACKUP_TAG), None)
+        if backup is None:
+            return create(
+                self, db_instance_identifier, db_snapshot_identifier, snapshot_type, tags, *args, **kwargs
+            )
+        taken = datetime.fromisoformat(backup).astimezone(UTC)
+        name = f"rds:{db_instance_identifier}-{taken:%Y-%m-%d-%H-%M}"
+        snapshot = self.database_snapshots.get(name) or create(
+            self, db_instance_identifier, name, "automated"
+        )
+        snapshot.created = snapshot.original_snapshot_create_time = taken
+        return snapshot
+
+    RDSBackend.create_db_snapshot = create_db_snapshot  # type: ignore[method-assign]

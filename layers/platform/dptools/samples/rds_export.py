@@ -32,6 +32,7 @@ import pyarrow.parquet as pq
 from dataplatform.aws import client
 from dataplatform.settings import Settings
 from dataplatform.snapshot_catalog.catalog_export import marker_key
+from dataplatform.snapshot_export.snapshots import EXPORT_PREFIX, export_id_for
 from dptools.samples.tpch import TABLES
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 BASE_DATE = date(2026, 11, 1)
 DATABASE, SCHEMA = "tpch", "public"
-EXPORT_PREFIX = "exports"
 ROWS_PER_PART = 20_000
 MULTI_BATCH_TABLE = "partsupp"  # RDS splits a non-splittable table's export into several batch folders
 CHANGED_SHARE = 0.01
@@ -53,10 +53,6 @@ class SampleExport:
     info_key: str
     rows: dict[str, int]
     files: int
-
-
-def export_id_for(day: date) -> str:
-    return f"tpch-{day.isoformat()}"
 
 
 def _tpchgen() -> str:
@@ -171,9 +167,15 @@ def write_rds_export(
     bucket: str,
     rows_per_part: int = ROWS_PER_PART,
     prefix: str = EXPORT_PREFIX,
+    *,
+    export_id: str | None = None,
+    source_arn: str | None = None,
+    database: str = DATABASE,
 ) -> SampleExport:
-    """Write the export through `put(key, body)`, the export_info file last."""
-    export_id = export_id_for(day)
+    """Write the export through `put(key, body)`, the export_info file last. By default it is the
+    export of the sample `tpch` instance's automated snapshot of `day`; an export task names its own
+    id and snapshot, and its database may be named otherwise."""
+    export_id = export_id or export_id_for(DATABASE, day)
     root = f"{prefix}/{export_id}"
     statuses, rows, files = [], {}, 0
     for name in TABLES:
@@ -185,7 +187,7 @@ def write_rds_export(
             batch = "2" if name == MULTI_BATCH_TABLE and index % 2 else "1"
             number = index * 2 if part_count > 1 else 0  # gaps in the part numbers, as RDS leaves them
             file_uuid = uuid.uuid5(uuid.NAMESPACE_URL, f"{export_id}/{name}/{index}")
-            key = f"{root}/{DATABASE}/{SCHEMA}.{name}/{batch}/part-{number:05d}-{file_uuid}.gz.parquet"
+            key = f"{root}/{database}/{SCHEMA}.{name}/{batch}/part-{number:05d}-{file_uuid}.gz.parquet"
             buffer = io.BytesIO()
             pq.write_table(exported.slice(index * rows_per_part, rows_per_part), buffer, compression="gzip")
             put(key, buffer.getvalue())
@@ -212,7 +214,7 @@ def write_rds_export(
                 "schemaMetadata": {"originalTypeMappings": mappings},
                 "status": "COMPLETE",
                 "sizeGB": round(source.nbytes / 2**30, 6),
-                "target": f"{DATABASE}.{SCHEMA}.{name}",
+                "target": f"{database}.{SCHEMA}.{name}",
             }
         )
     for name, body in _tables_info(statuses, export_id).items():
@@ -220,7 +222,8 @@ def write_rds_export(
     snapshot_time = datetime.combine(day, time(6, 0), tzinfo=UTC)
     info = {
         "exportTaskIdentifier": export_id,
-        "sourceArn": f"arn:aws:rds:us-east-1:123456789012:snapshot:rds:{DATABASE}-{day.isoformat()}-06-00",
+        "sourceArn": source_arn
+        or f"arn:aws:rds:us-east-1:123456789012:snapshot:rds:{DATABASE}-{day.isoformat()}-06-00",
         "exportOnly": [],
         "snapshotTime": snapshot_time.isoformat(),
         "taskStartTime": snapshot_time.isoformat(),
