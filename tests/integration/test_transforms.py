@@ -7,20 +7,25 @@ first run here processes whatever export is current, and the module lands a late
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import SparkSession
 
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
 from dataplatform.transforms.contract import CONTRACT, violations
+from dataplatform.transforms.quality import GateFailed
 from dataplatform.transforms.report import StepReport
 from dataplatform.transforms.steps import RUN_TABLES, run_step
 from dptools.samples.rds_export import generate_tpch, land_rds_export
 
-LATER = date(2026, 11, 5)
+LATER, PLANTED = date(2026, 11, 5), date(2026, 11, 6)
+UNKNOWN_CUSTOMER = 999_999_999
 TPCH_TABLES = ("region", "nation", "customer", "supplier", "part", "orders", "lineitem")
 
 
@@ -114,3 +119,31 @@ def test_a_later_export_is_processed_incrementally(
         == spark.table("staging.customer").count()
     )
     assert spark.table("analytics.fact_sales").count() == lineitems
+
+
+def test_a_fact_whose_customer_is_unknown_stops_the_run_and_publishes_nothing(
+    first_run: dict[str, StepReport],
+    spark: SparkSession,
+    stack_settings: Settings,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """An export whose order names a customer that does not exist: staging takes it (it is what the
+    source says), but fact_sales fails its gate, so main stays as it was and the row is quarantined."""
+    tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch-planted"))
+    orders = pq.read_table(tpch / "orders.parquet")
+    custkeys = orders["o_custkey"].to_pylist()
+    custkeys[0] = UNKNOWN_CUSTOMER
+    pq.write_table(orders.set_column(1, "o_custkey", pa.array(custkeys, pa.int64())), tpch / "orders.parquet")
+    land_rds_export(stack_settings, tpch, PLANTED, timeout_s=90)
+    published = main_heads(stack_settings)
+
+    with pytest.raises(
+        GateFailed,
+        match=r"fact_sales failed .* customer_known: \d+ rows whose customer_key is not in analytics\.dim_customer",
+    ):
+        run_all(spark, "planted")
+
+    assert main_heads(stack_settings) == published
+    quarantined = spark.table("staging.transform_quarantine").where("run_id = 'planted'").collect()
+    assert {(q.table, q.rule) for q in quarantined} == {("analytics.fact_sales", "customer_known")}
+    assert {json.loads(q.row)["customer_key"] for q in quarantined} == {UNKNOWN_CUSTOMER}

@@ -1,6 +1,8 @@
 """`make deploy` uploads what EMR Serverless job runs need, at the keys their parameters name."""
 
 import io
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
@@ -11,12 +13,26 @@ from dataplatform.spark.session import emr_spark_submit_parameters
 from tests.conftest import ROOT
 
 
-def test_the_package_zip_has_the_domain_code_but_not_the_local_tooling() -> None:
+def test_the_package_zip_has_the_runtime_package_and_its_quality_rules() -> None:
     names = zipfile.ZipFile(io.BytesIO(package_zip(ROOT / "layers/platform/dataplatform"))).namelist()
     assert "dataplatform/settings.py" in names and "dataplatform/spark/session.py" in names
-    assert not [
-        n for n in names if n.startswith(("dataplatform/local/", "dataplatform/cli/", "dataplatform/sam/"))
-    ]
+    assert "dataplatform/transforms/rules/fact_sales.json" in names
+    assert all(n.startswith("dataplatform/") for n in names)
+
+
+def test_the_quality_rules_load_from_the_zip_as_emr_imports_it(tmp_path: Path) -> None:
+    archive = tmp_path / "dataplatform.zip"
+    archive.write_bytes(package_zip(ROOT / "layers/platform/dataplatform"))
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); "
+        "from dataplatform.transforms.quality import load_rules; "
+        "import dataplatform; assert dataplatform.__file__.startswith(sys.argv[1]), dataplatform.__file__; "
+        "print(sorted(r.kind for r in load_rules('analytics.fact_sales')))"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", script, str(archive)], capture_output=True, text=True, check=True, env={}
+    ).stdout
+    assert "references" in shown and "row_count" in shown
 
 
 def test_uploads_land_where_the_job_parameters_point(mocked_aws: Settings, tmp_path: Path) -> None:

@@ -17,10 +17,11 @@ from dataplatform.spark.session import KAFKA_JAR_PREFIXES, SPARK_PREFIX
 
 
 def package_zip(package_dir: Path) -> bytes:
-    """The runtime package `dataplatform` as a zip for pyFiles."""
+    """The runtime package `dataplatform` as a zip for pyFiles, with its data files (the transforms'
+    quality rules)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(package_dir.rglob("*.py")):
+        for path in sorted([*package_dir.rglob("*.py"), *package_dir.rglob("*.json")]):
             archive.write(path, path.relative_to(package_dir.parent).as_posix())
     return buffer.getvalue()
 

@@ -17,7 +17,7 @@ from pyspark.sql import types as T
 
 from dataplatform.iceberg.summary import SNAPSHOT_TIME
 from dataplatform.spark.session import CATALOG
-from dataplatform.transforms import aggregates, model
+from dataplatform.transforms import aggregates, model, quality
 from dataplatform.transforms.contract import CONTRACT, create_table_sql
 from dataplatform.transforms.lake import Lake
 from dataplatform.transforms.report import TableReport
@@ -106,7 +106,18 @@ def _create_from(lake: Lake, table: str, rows: DataFrame) -> None:
         ).create()
 
 
+QUARANTINE = "staging.transform_quarantine"
+
+
 def _report(lake: Lake, target: str, rows_read: int, commit_rows: int, commit_bytes: int) -> TableReport:
+    """The target's report, once it has passed its quality gate on the run's branch; GateFailed, with
+    the failing rows quarantined, if it has not."""
+    result = quality.check(target, lake.read(target), lake.read, lake.age_hours)
+    if not result.passed:
+        rows = quality.quarantine_rows(result, lake.run_id)
+        if rows is not None:
+            lake.append(QUARANTINE, rows)
+        raise quality.GateFailed(result.message())
     return TableReport(target, rows_read, commit_rows, commit_bytes, lake.head(target))
 
 

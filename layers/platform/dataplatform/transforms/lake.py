@@ -201,6 +201,24 @@ class Lake:
             java_properties, _Callable(run), failure
         )
 
+    def age_hours(self, table: str) -> float | None:
+        """How long ago the head of `table` (on this run's branch, else main) was committed."""
+        head = self.head(table)
+        if head is None:
+            return None
+        rows = self.spark.sql(
+            f"SELECT (unix_millis(current_timestamp()) - unix_millis(committed_at)) / 3600000.0 AS hours "
+            f"FROM {CATALOG}.{table}.snapshots WHERE snapshot_id = {head}"
+        ).collect()
+        return float(rows[0]["hours"]) if rows else None
+
+    def append(self, table: str, rows: DataFrame) -> None:
+        """Append to main directly (for records that must outlive a failed run, like quarantine)."""
+        if self.exists(table):
+            rows.writeTo(f"{CATALOG}.{table}").append()
+        else:
+            rows.writeTo(f"{CATALOG}.{table}").using("iceberg").tableProperty("format-version", "2").create()
+
     def summary(self, table: str, snapshot_id: int) -> dict[str, str]:
         rows = self.spark.sql(
             f"SELECT summary FROM {CATALOG}.{table}.snapshots WHERE snapshot_id = {snapshot_id}"

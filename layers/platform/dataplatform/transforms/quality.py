@@ -1,0 +1,165 @@
+"""Quality gates: each analytics table is checked on the run's branch before anything is published.
+
+The rules are declarative, one JSON file per table in `rules/` (JSON because EMR's Python has no YAML
+parser), evaluated as Spark column expressions and joins so that every failure comes with the rows that
+broke it: those go to the quarantine table with the rule's name, and the run fails with a message that
+says which rule failed how often. Rule kinds:
+
+- `not_null`: columns that must hold a value;
+- `unique`: columns that together identify a row;
+- `references`: a column whose values must exist in another table's key (optionally filtered);
+- `row_count`: the table (or its rows matching `filter`) must have as many rows as another
+  (reconciliation raw -> staging -> facts);
+- `contract`: the columns and types of `contract.CONTRACT`;
+- `freshness`: the newest commit of a source table is at most `max_age_hours` old.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.resources import files
+from typing import Any
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from dataplatform.transforms.contract import violations
+
+Lookup = Callable[[str], DataFrame]
+FreshnessLookup = Callable[[str], float | None]  # a table's newest commit, as hours ago
+
+
+class RuleError(ValueError):
+    """A rules file that does not parse or names an unknown rule kind."""
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: str
+    spec: Any
+
+
+@dataclass
+class Failure:
+    """A rule that failed: how, and the rows that broke it (None for table-level rules)."""
+
+    rule: str
+    message: str
+    rows: DataFrame | None = None
+
+
+@dataclass
+class GateResult:
+    table: str
+    failures: list[Failure] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def message(self) -> str:
+        return f"{self.table} failed its quality gate: " + "; ".join(
+            f"{f.rule}: {f.message}" for f in self.failures
+        )
+
+
+class GateFailed(RuntimeError):
+    """A table failed its gate: nothing of the run was published."""
+
+
+KINDS = ("not_null", "unique", "references", "row_count", "contract", "freshness")
+
+
+def load_rules(table: str) -> list[Rule]:
+    """The rules of `analytics.<name>` from `rules/<name>.json`; no file, no rules."""
+    resource = files("dataplatform.transforms") / "rules" / f"{table.split('.')[-1]}.json"
+    if not resource.is_file():
+        return []
+    try:
+        document = json.loads(resource.read_text())
+        rules = [Rule(r["name"], kind, r[kind]) for r in document["rules"] for kind in KINDS if kind in r]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RuleError(f"rules of {table}: {exc}") from exc
+    if len(rules) != len(document["rules"]):
+        raise RuleError(f"rules of {table}: every rule needs a name and one kind of {KINDS}")
+    return rules
+
+
+def _count_failure(rule: Rule, rows: DataFrame, what: str) -> Failure | None:
+    rows = rows.cache()
+    count = rows.count()
+    if not count:
+        rows.unpersist()
+        return None
+    return Failure(rule.name, f"{count} {what}", rows)
+
+
+def evaluate(rule: Rule, df: DataFrame, table: str, lookup: Lookup, age: FreshnessLookup) -> Failure | None:
+    """The rule's failure on `df`, or None when it holds."""
+    if rule.kind == "not_null":
+        condition = " OR ".join(f"{c} IS NULL" for c in rule.spec)
+        return _count_failure(rule, df.where(condition), f"rows with a null in {', '.join(rule.spec)}")
+    if rule.kind == "unique":
+        duplicated = df.groupBy(*rule.spec).count().where("count > 1").drop("count")
+        return _count_failure(rule, df.join(duplicated, list(rule.spec), "left_semi"), "rows share a key")
+    if rule.kind == "references":
+        spec = rule.spec
+        keys = lookup(spec["table"])
+        if spec.get("where"):
+            keys = keys.where(spec["where"])
+        known = keys.select(F.col(spec["key"]).alias(spec["column"])).distinct()
+        unknown = df.where(F.col(spec["column"]).isNotNull()).join(known, spec["column"], "left_anti")
+        return _count_failure(rule, unknown, f"rows whose {spec['column']} is not in {spec['table']}")
+    if rule.kind == "row_count":
+        other = lookup(rule.spec["equals"])
+        if rule.spec.get("where"):
+            other = other.where(rule.spec["where"])
+        counted = df.where(rule.spec["filter"]) if rule.spec.get("filter") else df
+        ours, theirs = counted.count(), other.count()
+        if ours == theirs:
+            return None
+        return Failure(rule.name, f"{ours} rows, {rule.spec['equals']} has {theirs}")
+    if rule.kind == "contract":
+        problems = violations(df.select(*[c for c in df.columns if not c.startswith("_")]), rule.spec)
+        return Failure(rule.name, problems[0]) if problems else None
+    if rule.kind == "freshness":
+        hours = age(rule.spec["source"])
+        limit = float(rule.spec["max_age_hours"])
+        if hours is None or hours > limit:
+            seen = "no commit" if hours is None else f"newest commit {hours:.1f} h old"
+            return Failure(rule.name, f"{rule.spec['source']}: {seen}, limit {limit:g} h")
+        return None
+    raise RuleError(f"unknown rule kind {rule.kind!r}")
+
+
+def check(table: str, df: DataFrame, lookup: Lookup, age: FreshnessLookup) -> GateResult:
+    result = GateResult(table)
+    for rule in load_rules(table):
+        failure = evaluate(rule, df, table, lookup, age)
+        if failure:
+            result.failures.append(failure)
+    return result
+
+
+def quarantine_rows(result: GateResult, run_id: str) -> DataFrame | None:
+    """The failing rows of every rule, as (run_id, table, rule, row as JSON, detected_at)."""
+    frames = [
+        f.rows.select(
+            F.lit(run_id).alias("run_id"),
+            F.lit(result.table).alias("table"),
+            F.lit(f.rule).alias("rule"),
+            F.to_json(F.struct(*f.rows.columns)).alias("row"),
+            F.current_timestamp().alias("detected_at"),
+        )
+        for f in result.failures
+        if f.rows is not None
+    ]
+    if not frames:
+        return None
+    union = frames[0]
+    for frame in frames[1:]:
+        union = union.unionByName(frame)
+    return union
