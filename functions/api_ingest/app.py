@@ -5,10 +5,10 @@ from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from dataplatform.api_ingest.metrics import add_run_metrics
 from dataplatform.api_ingest.request import IngestEvent
 from dataplatform.api_ingest.run import IngestDeps, ingest
 from dataplatform.settings import load_settings
@@ -30,16 +30,13 @@ def deps() -> IngestDeps:
 @logger.inject_lambda_context
 @event_parser(model=IngestEvent)
 def lambda_handler(event: IngestEvent, context: LambdaContext) -> dict[str, Any]:
-    metrics.add_dimension(name="source", value=event.source)
-    metrics.add_dimension(name="endpoint", value=event.endpoint)
     logger.append_keys(run_id=event.run_id)
     try:
         result = ingest(event, deps())
     except Exception:
-        metrics.add_metric(name="RunsFailed", unit=MetricUnit.Count, value=1)
+        add_run_metrics(metrics, event.source, event.endpoint, None)
         raise
-    for name, value in result.metrics().items():
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    add_run_metrics(metrics, event.source, event.endpoint, result)
     logger.info(
         "%s: %s, %d records", result.table, result.status, result.record_count, extra=result.to_json()
     )

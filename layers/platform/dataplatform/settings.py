@@ -39,6 +39,9 @@ DP_EXPORT_ONLY = "DP_EXPORT_ONLY"  # comma-separated StartExportTask ExportOnly 
 DP_EXPORT_ROLE_ARN = "DP_EXPORT_ROLE_ARN"
 DP_EXPORT_KMS_KEY = "DP_EXPORT_KMS_KEY"
 DP_EXPORT_STUCK_HOURS = "DP_EXPORT_STUCK_HOURS"  # an export running longer than this is stuck
+# api_ingest's source definitions (*.yaml) where a runner does not keep them beside its code: the Batch
+# image sets it to its copy; the local stack to the checkout's functions/api_ingest/sources.
+DP_API_SOURCES = "DP_API_SOURCES"
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
@@ -91,6 +94,7 @@ class Settings:
     export_role_arn: str | None = None
     export_kms_key: str | None = None
     export_stuck_hours: float = DEFAULT_EXPORT_STUCK_HOURS
+    api_sources: str | None = None
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -188,6 +192,7 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         export_stuck_hours=_hours(
             env.get(DP_EXPORT_STUCK_HOURS), DP_EXPORT_STUCK_HOURS, DEFAULT_EXPORT_STUCK_HOURS
         ),
+        api_sources=env.get(DP_API_SOURCES),
         kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
@@ -221,6 +226,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_EXPORT_ROLE_ARN: settings.export_role_arn,
         DP_EXPORT_KMS_KEY: settings.export_kms_key,
         DP_EXPORT_STUCK_HOURS: f"{settings.export_stuck_hours:g}",
+        DP_API_SOURCES: settings.api_sources,
         DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})

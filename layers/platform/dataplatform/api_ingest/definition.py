@@ -20,6 +20,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 NAME = r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$"  # no "__": it separates source and endpoint in table names
+# Where a run goes: ApiIngestFunction (Lambda, at most 15 minutes), or the same code as an AWS Batch job.
+Runner = Literal["lambda", "batch"]
 WINDOW_PLACEHOLDERS = {"start", "end"}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -142,7 +144,9 @@ class Incremental(_Model):
     cursor_field: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")  # a top-level field of the records
     initial_value: datetime
     overlap: timedelta = timedelta(minutes=10)
-    backfill_chunk: timedelta = timedelta(days=1)
+    backfill_chunk: timedelta = Field(default=timedelta(days=1), gt=timedelta(0))
+    # A backfill window longer than this runs as one Batch job rather than a Lambda invocation per chunk.
+    batch_above: timedelta = Field(default=timedelta(days=31), gt=timedelta(0))
 
     @field_validator("initial_value")
     @classmethod
@@ -198,6 +202,7 @@ class SourceDefinition(_Model):
     max_retries: int = Field(default=5, ge=0)
     schedule: str
     expected_every: timedelta = Field(description="the no-data alarm fires after this long without records")
+    runner: Runner = "lambda"  # what the schedule starts: the Lambda, or the same code as a Batch job
     endpoints: list[Endpoint] = Field(min_length=1)
 
     @model_validator(mode="after")
@@ -220,6 +225,14 @@ class SourceDefinition(_Model):
 
     def expected_every_of(self, endpoint: Endpoint) -> timedelta:
         return endpoint.expected_every or self.expected_every
+
+    def runner_of(self, endpoint: Endpoint, window: timedelta | None = None) -> Runner:
+        """Batch for a source marked so, and for a backfill window longer than the endpoint's
+        `batch_above`; the Lambda otherwise."""
+        if self.runner == "batch":
+            return "batch"
+        limit = endpoint.incremental.batch_above if endpoint.incremental else None
+        return "batch" if window is not None and limit is not None and window > limit else "lambda"
 
     def table_name(self, endpoint: Endpoint) -> str:
         return f"{self.name}__{endpoint.name}"
@@ -264,6 +277,13 @@ def load_source(path: Path, env: Mapping[str, str] | None) -> SourceDefinition:
         token_url = _fill_env(source.auth.token_url, env, f"{path.name}: auth.token_url")
         updates["auth"] = source.auth.model_copy(update={"token_url": token_url})
     return source.model_copy(update=updates)
+
+
+def find_source(sources: Mapping[str, SourceDefinition], name: str) -> SourceDefinition:
+    """The source called `name`, or DefinitionError naming the known ones."""
+    if name not in sources:
+        raise DefinitionError(f"no source definition {name!r}; known: {', '.join(sorted(sources))}")
+    return sources[name]
 
 
 def load_sources(directory: Path, env: Mapping[str, str] | None) -> dict[str, SourceDefinition]:

@@ -86,11 +86,14 @@ def scheduled_window(endpoint: Endpoint, watermark: str | None, scheduled_time: 
     return Window(start=start, end=scheduled_time)
 
 
-def backfill_chunks(endpoint: Endpoint, window: Window) -> list[Window]:
-    """The window cut at the endpoint's `backfill_chunk`, so each invocation stays within Lambda's limits."""
+def backfill_chunks(endpoint: Endpoint, window: Window, step: timedelta | None = None) -> list[Window]:
+    """The window cut at the endpoint's `backfill_chunk` (or `step`), so each invocation stays within
+    Lambda's limits and each commit of a long job is a checkpoint."""
     if endpoint.incremental is None:
         raise ValueError(f"endpoint {endpoint.name!r} has no incremental cursor, so it cannot be backfilled")
-    step: timedelta = endpoint.incremental.backfill_chunk
+    step = step or endpoint.incremental.backfill_chunk
+    if step <= timedelta(0):
+        raise ValueError(f"a chunk must be longer than zero, not {step}")
     chunks, start = [], window.start
     while start < window.end:
         end = min(start + step, window.end)

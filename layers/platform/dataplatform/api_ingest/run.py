@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.catalog import Catalog
 
-from dataplatform.api_ingest.definition import DefinitionError, Endpoint, SourceDefinition, load_sources
+from dataplatform.api_ingest.definition import Endpoint, SourceDefinition, find_source, load_sources
 from dataplatform.api_ingest.http import HttpClient
 from dataplatform.api_ingest.pages import first_request, iter_pages
 from dataplatform.api_ingest.raw_table import (
@@ -87,9 +87,7 @@ class IngestDeps:
         )
 
     def source(self, name: str) -> SourceDefinition:
-        if name not in self.sources:
-            raise DefinitionError(f"no source definition {name!r}; known: {', '.join(sorted(self.sources))}")
-        return self.sources[name]
+        return find_source(self.sources, name)
 
 
 IngestStatus = Literal["committed", "empty", "already-committed"]
