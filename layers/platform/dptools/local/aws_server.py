@@ -20,7 +20,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from dptools.local import moto_fidelity
+from dataplatform.settings import Profile, Settings
+from dptools.local import moto_fidelity, stepfunctions
+from dptools.local.batch_jobs import SUBMIT_JOB_SYNC, LocalBatchJobs
 
 PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions")
 
@@ -70,12 +72,12 @@ def _reindex_buckets() -> None:
                 s3_backends.bucket_accounts[name] = (bucket.partition, account_id)
 
 
-def _enable_step_functions_execution(port: int) -> None:
-    """Run state machines for real; moto's interpreter calls back to localhost:$MOTO_PORT."""
-    from moto.core.config import default_user_config
-
-    default_user_config["stepfunctions"] = {"execute_state_machine": True}
-    os.environ["MOTO_PORT"] = str(port)
+def _run_state_machines(port: int, state_file: Path) -> None:
+    """Run state machines for real, their Batch jobs as processes here (logs beside the state file)."""
+    stepfunctions.enable_execution(port)
+    settings = Settings(profile=Profile.LOCAL, endpoint_url=f"http://127.0.0.1:{port}")
+    jobs = LocalBatchJobs(settings, state_file.parent / "batch-jobs")
+    stepfunctions.register(SUBMIT_JOB_SYNC, jobs)
 
 
 def serve(port: int, state_file: Path) -> None:
@@ -83,7 +85,7 @@ def serve(port: int, state_file: Path) -> None:
 
     restored = load_state(state_file)
     log.info("restored %s from %s", ", ".join(restored) or "nothing", state_file)
-    _enable_step_functions_execution(port)
+    _run_state_machines(port, state_file)
     moto_fidelity.apply()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()

@@ -33,6 +33,8 @@ _NAME_PROPERTY: dict[str, tuple[str, ...]] = {
     "AWS::Serverless::StateMachine": ("Name",),
     "AWS::StepFunctions::StateMachine": ("StateMachineName",),
     "AWS::EMRServerless::Application": ("Name",),
+    "AWS::Batch::JobDefinition": ("JobDefinitionName",),
+    "AWS::Batch::JobQueue": ("JobQueueName",),
 }
 EMR_SERVERLESS_APPLICATION = "AWS::EMRServerless::Application"
 

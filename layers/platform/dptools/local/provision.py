@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
+from dptools.local.batch_jobs import JOB_DEFINITION, register_job_definition
 from dptools.local.deployment import EMR_SERVERLESS_APPLICATION, LocalDeployment
+from dptools.local.state_machines import SERVERLESS_STATE_MACHINE, deploy_state_machine
 from dptools.sam.functions import FunctionSpec, function_specs
 from dptools.sam.template import TemplateError
 
@@ -30,7 +32,7 @@ MAX_RECEIVE_COUNT = 3  # Lambda's async invocation: the first try and two retrie
 RULE_EVENT_TYPES = {"EventBridgeRule", "CloudWatchEvent"}
 SCHEDULE_EVENT_TYPES = {"Schedule", "ScheduleV2"}
 # What the local AWS holds of the template; the rest (IAM, KMS, alarms, Glue tables the jobs create
-# themselves) has no local counterpart that the code reads.
+# themselves, Batch queues and compute environments) has no local counterpart that the code reads.
 PROVISIONED_TYPES = {
     "AWS::S3::Bucket",
     "AWS::Events::EventBus",
@@ -39,6 +41,10 @@ PROVISIONED_TYPES = {
     "AWS::DynamoDB::Table",
     "AWS::SecretsManager::Secret",
     EMR_SERVERLESS_APPLICATION,
+}
+DEPLOYED_BY_OWN_MODULE = {
+    JOB_DEFINITION: register_job_definition,
+    SERVERLESS_STATE_MACHINE: deploy_state_machine,
 }
 
 
@@ -94,10 +100,14 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
     made: dict[str, list[str]] = {}
     for logical_id, resource in deployment.resources.items():
         rtype = resource["Type"]
-        if rtype not in PROVISIONED_TYPES:
+        if rtype not in PROVISIONED_TYPES and rtype not in DEPLOYED_BY_OWN_MODULE:
+            continue
+        name = deployment.physical_name(logical_id)
+        if rtype in DEPLOYED_BY_OWN_MODULE:  # they resolve only what runs locally (no image, no roles)
+            DEPLOYED_BY_OWN_MODULE[rtype](deployment, logical_id, settings)
+            made.setdefault(rtype, []).append(name)
             continue
         props = deployment.resolve(resource.get("Properties", {}))
-        name = deployment.physical_name(logical_id)
         if rtype == "AWS::S3::Bucket":
             with _tolerating("BucketAlreadyOwnedByYou"):
                 s3.create_bucket(Bucket=name)

@@ -1,7 +1,8 @@
-"""How functions run on the local stack: their environment, resolved from the template."""
+"""How functions (and Batch jobs) run on the local stack: their environment, resolved from the template."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from dataplatform.settings import Settings, settings_env
@@ -13,12 +14,19 @@ from dptools.sam.invoke import invoke_function
 _LOCAL_RUNTIME_ENV = {"AWS_SAM_LOCAL": "true", "POWERTOOLS_TRACE_DISABLED": "true"}
 
 
-def local_function_env(spec: FunctionSpec, deployment: LocalDeployment, settings: Settings) -> dict[str, str]:
-    """The function's template environment with local names, pointed at the local stack."""
-    env = {k: str(v) for k, v in deployment.resolve(dict(spec.environment)).items()}
+def local_env(
+    environment: Mapping[str, Any], deployment: LocalDeployment, settings: Settings
+) -> dict[str, str]:
+    """A template environment (a function's, a job definition's) with local names, pointed at the stack."""
+    env = {k: str(v) for k, v in deployment.resolve(dict(environment)).items()}
     env.update(settings_env(settings))
     env.update(_LOCAL_RUNTIME_ENV)
     return env
+
+
+def local_function_env(spec: FunctionSpec, deployment: LocalDeployment, settings: Settings) -> dict[str, str]:
+    """The function's template environment with local names, pointed at the local stack."""
+    return local_env(spec.environment, deployment, settings)
 
 
 def invoke_locally(
