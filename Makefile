@@ -29,7 +29,7 @@ export PATH := $(abspath $(VENV))/bin:$(PATH)
 # pyenv keeps other interpreters beside the default one; sam build needs python$(LAMBDA_PYTHON).
 LAMBDA_PYTHON_BIN := $(firstword $(wildcard $(HOME)/.pyenv/versions/$(LAMBDA_PYTHON)*/bin) $(dir $(shell command -v python$(LAMBDA_PYTHON) 2>/dev/null)))
 
-.PHONY: help setup prereqs demo test lint unit integration sam-build deploy stack-down clean
+.PHONY: help setup prereqs demo test lint unit integration sam-build image deploy stack-down clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -96,6 +96,13 @@ unit: setup ## Only the unit tests
 
 integration: setup ## Only the integration tests (local stack, Kafka, Spark)
 	@SAM_CLI_BIN=$(abspath $(SAM_VENV))/bin/sam LAMBDA_PYTHON_BIN="$(LAMBDA_PYTHON_BIN)" $(VENV)/bin/pytest -m integration
+
+# The api_ingest Batch image; push it to the stack's ApiIngestRepository and deploy with ApiIngestImageTag.
+IMAGE_TAG ?= $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
+image: ## Build the api_ingest Batch image (batch/api_ingest/Dockerfile) with docker
+	@command -v docker >/dev/null && docker info >/dev/null 2>&1 \
+	  || { echo "missing prerequisite: a running docker (with BuildKit) for make image, the api_ingest Batch image"; exit 1; }
+	@DOCKER_BUILDKIT=1 docker build --platform linux/amd64 -f batch/api_ingest/Dockerfile -t dataplatform-api-ingest:$(IMAGE_TAG) .
 
 deploy: sam-build ## sam deploy with samconfig's STAGE=dev|prod, then upload the Spark job artifacts
 	@case "$(STAGE)" in dev|prod) ;; *) echo "STAGE must be dev or prod"; exit 1;; esac

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,7 @@ def test_the_shipped_definitions_load() -> None:
     assert isinstance(reviews.auth, OAuth2ClientCredentials)
     assert reviews.auth.token_url == "http://127.0.0.1:9/oauth/token"
     assert [e.name for e in reviews.endpoints] == ["reviews", "parts"]
+    assert reviews.runner == "lambda" and sources["review_history"].runner == "batch"
 
 
 def test_a_valid_definition_fills_its_environment(tmp_path: Path) -> None:
@@ -90,6 +92,11 @@ def test_a_valid_definition_fills_its_environment(tmp_path: Path) -> None:
         (_with(rate_limit={"requests_per_second": 0}), "rate_limit.requests_per_second"),
         (_with(retries=3), "shop.yaml: retries: Extra inputs are not permitted"),
         (_with(name="other"), "shop.yaml: name: 'other' must match the file name"),
+        (_with(runner="ecs"), "shop.yaml: runner: Input should be 'lambda' or 'batch'"),
+        (
+            _endpoint(incremental={**VALID["endpoints"][0]["incremental"], "backfill_chunk": "PT0S"}),  # type: ignore[index]
+            "endpoints.0.incremental.backfill_chunk",
+        ),
         ("endpoints: [", "shop.yaml: cannot read YAML"),
         ("- a list", "shop.yaml: the top level must be a mapping"),
     ],
@@ -110,3 +117,28 @@ def test_an_unset_url_variable_is_named(tmp_path: Path) -> None:
 def test_an_empty_folder_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(DefinitionError, match="no source definitions"):
         load_sources(tmp_path, {})
+
+
+@pytest.mark.parametrize(
+    ("runner", "days", "expected"),
+    [
+        ("lambda", None, "lambda"),  # a scheduled pull goes where the source says
+        ("batch", None, "batch"),
+        ("lambda", 31, "lambda"),  # a window up to `batch_above` (31 days by default) stays on Lambda
+        ("lambda", 32, "batch"),  # a longer one is one Batch job
+        ("batch", 1, "batch"),
+    ],
+)
+def test_a_run_goes_to_batch_when_the_source_says_or_the_window_is_long(
+    tmp_path: Path, runner: str, days: int | None, expected: str
+) -> None:
+    source = load_source(_write(tmp_path, _with(runner=runner)), None)
+    window = timedelta(days=days) if days is not None else None
+    assert source.runner_of(source.endpoints[0], window) == expected
+
+
+def test_the_window_threshold_is_the_endpoints(tmp_path: Path) -> None:
+    incremental = {**VALID["endpoints"][0]["incremental"], "batch_above": "PT6H"}  # type: ignore[index]
+    source = load_source(_write(tmp_path, _endpoint(incremental=incremental)), None)
+    assert source.runner_of(source.endpoints[0], timedelta(hours=6)) == "lambda"
+    assert source.runner_of(source.endpoints[0], timedelta(hours=7)) == "batch"

@@ -14,6 +14,7 @@ from dptools.sam.template import load_template
 from tests.conftest import ROOT
 
 FUNCTION = "ApiIngestFunction"
+STATE_MACHINE = "ApiIngestBatchStateMachine"  # what the schedules of sources marked `runner: batch` start
 TEMPLATE = load_template(ROOT / "template.yaml")
 RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 PROPS: dict[str, Any] = RESOURCES[FUNCTION]["Properties"]
@@ -34,9 +35,9 @@ SOURCES = _sources()
 PAIRS = [(s.name, e.name) for s in SOURCES.values() for e in s.endpoints]
 
 
-def _schedules() -> dict[tuple[str, str], dict[str, Any]]:
+def _schedules(resource: str) -> dict[tuple[str, str], dict[str, Any]]:
     found = {}
-    for event in PROPS["Events"].values():
+    for event in RESOURCES[resource]["Properties"].get("Events", {}).values():
         assert event["Type"] == "ScheduleV2", "api_ingest is started by EventBridge Scheduler only"
         given = json.loads(event["Properties"]["Input"])
         assert given["scheduled_time"] == "<aws.scheduler.scheduled-time>", "run ids come from it"
@@ -46,13 +47,19 @@ def _schedules() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def _statements() -> list[dict[str, Any]]:
-    return [s for policy in PROPS["Policies"] for s in policy["Statement"]]
+    """The function's IAM statements, those of the managed policies it names included."""
+    documents = [
+        RESOURCES[policy["Ref"]]["Properties"]["PolicyDocument"] if "Ref" in policy else policy
+        for policy in PROPS["Policies"]
+    ]
+    return [s for document in documents for s in document["Statement"]]
 
 
-def test_every_endpoint_has_exactly_one_schedule_as_defined() -> None:
-    schedules = _schedules()
-    assert sorted(schedules) == sorted(PAIRS)
-    for source_name, endpoint_name in PAIRS:
+@pytest.mark.parametrize(("runner", "resource"), [("lambda", FUNCTION), ("batch", STATE_MACHINE)])
+def test_every_endpoint_has_exactly_one_schedule_as_defined_on_its_runner(runner: str, resource: str) -> None:
+    schedules = _schedules(resource)
+    assert sorted(schedules) == sorted((s, e) for s, e in PAIRS if SOURCES[s].runner == runner)
+    for source_name, endpoint_name in schedules:
         source = SOURCES[source_name]
         props = schedules[(source_name, endpoint_name)]
         assert props["ScheduleExpression"] == source.schedule_of(source.endpoint(endpoint_name))

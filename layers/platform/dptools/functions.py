@@ -16,7 +16,7 @@ from dptools.local.deployment import LocalDeployment
 from dptools.local.paths import project_root
 from dptools.local.runtime import invoke_locally
 from dptools.local.stack import LocalStack
-from dptools.sam.deployed import deployed_context
+from dptools.sam.deployed import deployed_context, physical_id
 from dptools.sam.functions import FunctionSpec, template_function
 from dptools.sam.invoke import invoke_function
 from dptools.sam.template import resolve
@@ -62,6 +62,14 @@ def deployed_function(spec: FunctionSpec, stack_name: str) -> DeployedFunction:
     return DeployedFunction(env, name, str(context.pseudo["AWS::AccountId"]))
 
 
+def function_settings(function: str, profile: Profile, stack_name: str) -> Settings:
+    """The settings `function` runs with, for running its code in this process: the local stack's, or
+    those of the function deployed in `stack_name`."""
+    if profile is Profile.LOCAL:
+        return LocalStack(template=project_root() / "template.yaml").settings()
+    return deployed_function(project_function(function), stack_name).settings
+
+
 def invoke_with_deployed_env(spec: FunctionSpec, event: dict[str, Any], stack_name: str) -> Any:
     """The handler in this process, with the deployed stack's resources (`dp invoke --profile aws`)."""
     deployed = deployed_function(spec, stack_name)
@@ -73,9 +81,7 @@ def invoke_with_deployed_env(spec: FunctionSpec, event: dict[str, Any], stack_na
 def invoke_deployed_lambda(logical_id: str, event: dict[str, Any], stack_name: str) -> Any:
     """The deployed Lambda itself, synchronously; its error becomes a RuntimeError."""
     settings = load_settings(profile="aws")
-    name = client("cloudformation", settings).describe_stack_resource(
-        StackName=stack_name, LogicalResourceId=logical_id
-    )["StackResourceDetail"]["PhysicalResourceId"]
+    name = physical_id(stack_name, logical_id, settings)
     response = client("lambda", settings).invoke(FunctionName=name, Payload=json.dumps(event).encode())
     payload = json.loads(response["Payload"].read() or b"null")
     if response.get("FunctionError"):

@@ -21,6 +21,11 @@ def project_root() -> Path:
     raise RuntimeError(f"cannot find the project root above {here}; set {DP_PROJECT_ROOT}")
 
 
+def api_sources_dir() -> Path:
+    """api_ingest's source definitions in the checkout (the function's own folder)."""
+    return project_root() / "functions/api_ingest/sources"
+
+
 @dataclass(frozen=True)
 class LocalPaths:
     """The local stack's files. `state` survives `dp stack down`; `run` holds pids, ports and logs."""

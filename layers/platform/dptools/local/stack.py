@@ -20,7 +20,7 @@ from dataplatform.settings import Profile, Settings, settings_env
 from dptools.local import aws_server, sample_api
 from dptools.local.deployment import LocalDeployment
 from dptools.local.kafka_broker import KafkaBroker
-from dptools.local.paths import LocalPaths, project_root
+from dptools.local.paths import LocalPaths, api_sources_dir, project_root
 from dptools.local.processes import ManagedProcess, StackError, free_port
 from dptools.local.provision import FunctionWiring, provision_resources, wire_functions
 
@@ -108,6 +108,7 @@ class LocalStack:
             ingest_state_table=ref("IngestStateTable"),
             secret_prefix=f"{deployment.stack_name}/",
             source_env=self.source_env(),
+            api_sources=str(api_sources_dir()),
             spark_jars_dir=str(self.paths.jars / "spark"),
         )
 

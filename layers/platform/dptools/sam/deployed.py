@@ -10,6 +10,14 @@ from dptools.sam.resources import arn_for
 from dptools.sam.template import Context, TemplateError
 
 
+def physical_id(stack_name: str, logical_id: str, settings: Settings) -> str:
+    """The name (or ARN, as the type has it) of one resource of a deployed stack."""
+    detail = client("cloudformation", settings).describe_stack_resource(
+        StackName=stack_name, LogicalResourceId=logical_id
+    )["StackResourceDetail"]
+    return detail["PhysicalResourceId"]
+
+
 def deployed_context(stack_name: str, settings: Settings) -> tuple[Context, dict[str, str]]:
     """A resolution context from the stack's parameters and resources; also logical id -> physical id."""
     cfn = client("cloudformation", settings)
