@@ -2,7 +2,8 @@
 replay them: by the function's code folder, three times, and the lake is the same after each replay.
 
 (Named to run after test_snapshot_catalog, which wants to see the first SnapshotCataloged of its
-export; the export the snapshot_catalog event names is landed here only if it is not there yet.)
+export; the export the snapshot_catalog event names is landed here only if it is not there yet, and
+the automated snapshot the snapshot_export events name is taken on the local RDS.)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dptools.cli.main import app
 from dptools.local.paths import DP_LOCAL_DIR
 from dptools.local.stack import LocalStack
 from dptools.samples.rds_export import generate_tpch
+from dptools.samples.rds_source import SAMPLE_INSTANCE, take_daily_snapshots
 from tests.conftest import ROOT
 from tests.integration.test_snapshot_catalog import FIRST, land_export
 
@@ -49,14 +51,21 @@ def lake_state(settings: Settings) -> dict[str, Any]:
 def replayable_stack(
     local_stack: LocalStack, stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> LocalStack:
-    """The shared stack, holding the RDS export that events/snapshot_catalog names."""
+    """The shared stack, holding the RDS export that events/snapshot_catalog names, and the automated
+    snapshot it is the export of, which events/snapshot_export names."""
     tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch"))
     land_export(stack_settings, tpch, FIRST)
+    take_daily_snapshots(client("rds", stack_settings), SAMPLE_INSTANCE, [FIRST])
     return local_stack
 
 
 def test_the_sample_events_cover_every_function_folder() -> None:
-    assert {p.parent.name for p in EVENTS} == {"api_ingest", "snapshot_catalog", "streaming_supervisor"}
+    assert {p.parent.name for p in EVENTS} == {
+        "api_ingest",
+        "snapshot_catalog",
+        "snapshot_export",
+        "streaming_supervisor",
+    }
 
 
 @pytest.mark.parametrize("event", EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")

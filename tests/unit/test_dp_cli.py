@@ -10,7 +10,17 @@ from dptools.local.paths import DP_LOCAL_DIR
 
 def test_every_command_group_is_wired() -> None:
     names = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert names == {"invoke", "smoke", "demo", "deploy-artifacts", "stack", "ingest", "streaming", "sample"}
+    assert names == {
+        "invoke",
+        "smoke",
+        "demo",
+        "deploy-artifacts",
+        "stack",
+        "ingest",
+        "streaming",
+        "sample",
+        "export",
+    }
 
 
 def test_an_error_is_one_clear_line(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Annotated, NoReturn
 
 import typer
@@ -20,6 +21,17 @@ DEFAULT_STACK = "dataplatform-dev"
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
+
+
+def days_from_to(first: str, last: str) -> list[date]:
+    """Every day from `first` to `last`, both given as YYYY-MM-DD and both included."""
+    try:
+        start, end = date.fromisoformat(first), date.fromisoformat(last)
+    except ValueError as exc:
+        fail(f"--from and --to take YYYY-MM-DD: {exc}", BAD_INPUT)
+    if end < start:
+        fail(f"--to {end} is before --from {start}", BAD_INPUT)
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
 
 
 def progress(message: str) -> None:

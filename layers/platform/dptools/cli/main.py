@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from dptools.cli import api_ingest, demo, deploy, invoke, sample, stack, streaming
+from dptools.cli import api_ingest, demo, deploy, invoke, sample, snapshot_export, stack, streaming
 from dptools.cli.console import BAD_INPUT, err
 
 __all__ = ["BAD_INPUT", "app", "main"]
@@ -27,6 +27,7 @@ app.add_typer(stack.app, name="stack")
 app.add_typer(api_ingest.app, name="ingest")
 app.add_typer(streaming.app, name="streaming")
 app.add_typer(sample.app, name="sample")
+app.add_typer(snapshot_export.app, name="export")
 app.command("invoke")(invoke.invoke)
 app.command("smoke")(demo.smoke_command)
 app.command("demo")(demo.demo_command)

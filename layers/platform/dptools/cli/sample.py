@@ -1,4 +1,5 @@
-"""`dp sample rds-export|events`: sample data on the local stack, shaped as the real sources deliver it."""
+"""`dp sample rds-export|rds-snapshots|events`: sample data on the local stack, shaped as the real sources
+deliver it."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ import typer
 from confluent_kafka import KafkaException
 
 from dataplatform.aws import client
-from dptools.cli.console import fail, out, progress
+from dptools.cli.console import days_from_to, fail, out, progress
 from dptools.local.stack import KAFKA, LocalStack
 from dptools.samples.clickstream import ProduceError, produce_events
 from dptools.samples.rds_export import generate_tpch, s3_writer, write_rds_export
+from dptools.samples.rds_source import SAMPLE_INSTANCE, run_export_task, take_daily_snapshots
 
 app = typer.Typer(help="Sample data on the local stack, shaped as the real sources deliver it.")
 
@@ -22,6 +24,10 @@ app = typer.Typer(help="Sample data on the local stack, shaped as the real sourc
 def rds_export(
     sf: Annotated[float, typer.Option("--sf", help="TPC-H scale factor.")] = 0.01,
     day: Annotated[str, typer.Option("--date", help="Snapshot date, YYYY-MM-DD.")] = "2026-11-01",
+    task: Annotated[
+        str | None,
+        typer.Option("--task", help="Play RDS for this started export task: its files, then its event."),
+    ] = None,
 ) -> None:
     """Write a TPC-H database to the local raw bucket as an RDS snapshot export (export_info last)."""
     stack = LocalStack()
@@ -29,11 +35,28 @@ def rds_export(
     bucket, s3 = settings.require("raw_bucket"), client("s3", settings)
     progress(f"generating TPC-H SF {sf:g} with tpchgen-cli")
     tpch = generate_tpch(sf, stack.paths.root / "samples" / "tpch")
-    progress(f"writing the RDS export of {day} to s3://{bucket}/")
-    export = write_rds_export(s3_writer(s3, bucket), tpch, date.fromisoformat(day), bucket)
+    if task:
+        progress(f"writing the files of export task {task} where it says, then its completion event")
+        export = run_export_task(settings, task, tpch)
+    else:
+        progress(f"writing the RDS export of {day} to s3://{bucket}/")
+        export = write_rds_export(s3_writer(s3, bucket), tpch, date.fromisoformat(day), bucket)
     out.print(
         f"[green]export {export.export_id}[/]: {export.files} files, rows {export.rows}; s3://{bucket}/{export.info_key}"
     )
+
+
+@app.command("rds-snapshots")
+def rds_snapshots(
+    first: Annotated[str, typer.Option("--from", help="First day, YYYY-MM-DD.")],
+    last: Annotated[str, typer.Option("--to", help="Last day, YYYY-MM-DD (inclusive).")],
+    instance: Annotated[str, typer.Option(help="The DB instance (one of ExportSources).")] = SAMPLE_INSTANCE,
+) -> None:
+    """The daily automated snapshots of a DB instance on the local RDS, as RDS's backup window takes them."""
+    days = days_from_to(first, last)
+    snapshots = take_daily_snapshots(client("rds", LocalStack().settings()), instance, days)
+    for snapshot in snapshots:
+        out.print(f"[green]{snapshot.identifier}[/] (export id {snapshot.export_id})", highlight=False)
 
 
 @app.command("events")

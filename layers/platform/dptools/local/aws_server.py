@@ -24,7 +24,7 @@ from dataplatform.settings import Profile, Settings
 from dptools.local import moto_fidelity, stepfunctions
 from dptools.local.batch_jobs import SUBMIT_JOB_SYNC, LocalBatchJobs
 
-PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions")
+PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions", "rds")
 
 log = logging.getLogger("dptools.local.aws")
 
