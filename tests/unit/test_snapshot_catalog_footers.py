@@ -9,7 +9,7 @@ import pytest
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
-from dataplatform.snapshot_catalog.files import FOOTER_GUESS, read_table_files
+from dataplatform.snapshot_catalog.files import FOOTER_GUESS, FOOTER_MARGIN, read_table_files
 from dataplatform.snapshot_catalog.manifest import ExportRejected, TableStatus
 
 STATUS = TableStatus.model_validate({"target": "db.public.wide", "status": "COMPLETE"})
@@ -52,3 +52,22 @@ def test_a_file_that_is_not_parquet_is_rejected(mocked_aws: Settings, body: byte
     with pytest.raises(ExportRejected) as rejected:
         read(mocked_aws)
     assert rejected.value.reason == "corrupt-file" and "part-00001-b" in str(rejected.value)
+
+
+def test_a_tables_other_files_are_read_only_as_far_as_the_first_ones_footer_reaches(
+    mocked_aws: Settings,
+) -> None:
+    s3 = client("s3", mocked_aws)
+    s3.create_bucket(Bucket="bkt")
+    body = parquet(pa.table({"a": list(range(1000)), "b": [str(i) for i in range(1000)]}))
+    footer_length = int.from_bytes(body[-8:-4], "little") + 8
+    for n in range(3):
+        s3.put_object(Bucket="bkt", Key=f"{PREFIX}/part-{n:05d}-x.gz.parquet", Body=body)
+    ranges: list[str] = []
+    s3.meta.events.register(
+        "before-send.s3.GetObject", lambda request, **_: ranges.append(request.headers["Range"])
+    )
+    with ThreadPoolExecutor(4) as pool:
+        read_table_files(STATUS, s3, "bkt", "exports/e1", pool)
+    sibling = f"bytes=-{footer_length + FOOTER_MARGIN}".encode()
+    assert ranges == [f"bytes=-{min(len(body), FOOTER_GUESS)}".encode(), sibling, sibling]

@@ -21,7 +21,11 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 FOOTER_READERS = 32
+# The tail read of a table's first file, which holds most footers whole; its siblings share the schema
+# and row-group layout, so their tail reads are that footer's length plus FOOTER_MARGIN. What is read
+# beyond a footer is wasted, and it is most of what registration reads (bench/snapshot_catalog.py).
 FOOTER_GUESS = 64 * 1024
+FOOTER_MARGIN = 1024
 PARQUET_MAGIC = b"PAR1"
 
 
@@ -30,6 +34,7 @@ class ExportFile:
     path: str
     size: int
     footer: pq.FileMetaData
+    footer_length: int = 0  # the footer with its length and magic: the bytes a tail read must hold
 
 
 @dataclass(frozen=True)
@@ -76,14 +81,14 @@ def _tail(s3: S3Client, bucket: str, key: str, length: int) -> bytes:
     return body
 
 
-def _read_footer(s3: S3Client, path: str, size: int) -> ExportFile:
-    """The Parquet footer from the file's tail: one ranged GET (the size is known from the listing),
-    a second only when the footer is longer than FOOTER_GUESS. The file itself is never read."""
+def _read_footer(s3: S3Client, path: str, size: int, guess: int = FOOTER_GUESS) -> ExportFile:
+    """The Parquet footer from the file's tail: one ranged GET of `guess` bytes (the size is known from
+    the listing), a second only when the footer is longer. The file itself is never read."""
     bucket, key = path.removeprefix("s3://").split("/", 1)
     try:
         if size < 12:  # magic, footer length, magic
             raise pa.ArrowInvalid(f"{size} bytes is too small for a Parquet file")
-        tail = _tail(s3, bucket, key, min(size, FOOTER_GUESS))
+        tail = _tail(s3, bucket, key, min(size, guess))
         if tail[-4:] != PARQUET_MAGIC:
             raise pa.ArrowInvalid("no Parquet magic bytes at the end of the file")
         needed = int.from_bytes(tail[-8:-4], "little") + 8
@@ -91,7 +96,7 @@ def _read_footer(s3: S3Client, path: str, size: int) -> ExportFile:
             if needed > size:
                 raise pa.ArrowInvalid(f"footer of {needed} bytes in a file of {size}")
             tail = _tail(s3, bucket, key, needed)
-        return ExportFile(path, size, pq.read_metadata(pa.BufferReader(tail)))
+        return ExportFile(path, size, pq.read_metadata(pa.BufferReader(tail)), needed)
     except (OSError, pa.ArrowException) as exc:
         raise ExportRejected("corrupt-file", f"{path} is not a readable Parquet file: {exc}") from exc
 
@@ -99,10 +104,14 @@ def _read_footer(s3: S3Client, path: str, size: int) -> ExportFile:
 def read_table_files(
     status: TableStatus, s3: S3Client, bucket: str, export_root: str, pool: ThreadPoolExecutor
 ) -> TableExport:
-    """List one table's files, read their footers in parallel, and check they agree on the schema."""
+    """List one table's files, read their footers (the first one's, then the others' in parallel), and
+    check they agree on the schema."""
     prefix = f"{export_root}/{status.database}/{status.schema_name}.{status.table}/"
     listed = sorted(list_parquet(s3, bucket, prefix))
-    files = list(pool.map(lambda item: _read_footer(s3, *item), listed))
+    files = [_read_footer(s3, *listed[0])] if listed else []
+    if files:
+        guess = files[0].footer_length + FOOTER_MARGIN
+        files += pool.map(lambda item: _read_footer(s3, item[0], item[1], guess), listed[1:])
     table = TableExport(status, raw_table_identifier(status), files)
     if not files:
         return table
