@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from dataplatform.settings import load_settings
-from dataplatform.snapshot_export.lifecycle import ExportDeps, handle
+from dataplatform.snapshot_export.deps import ExportDeps
+from dataplatform.snapshot_export.lifecycle import handle
 from dataplatform.snapshot_export.triggers import SnapshotExportEvent
 
 logger = Logger()

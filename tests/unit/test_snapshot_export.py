@@ -20,9 +20,10 @@ from botocore.exceptions import ClientError
 
 from dataplatform.aws import client
 from dataplatform.settings import Settings
+from dataplatform.snapshot_export.deps import ExportDeps
 from dataplatform.snapshot_export.finished import quarantine_key
 from dataplatform.snapshot_export.ledger import ExportLedger
-from dataplatform.snapshot_export.lifecycle import ExportDeps, handle
+from dataplatform.snapshot_export.lifecycle import handle
 from dataplatform.snapshot_export.result import ExportResult
 from dataplatform.snapshot_export.snapshots import Snapshot
 from dataplatform.snapshot_export.tasks import ExportParameters, ExportTask, list_export_tasks
