@@ -24,7 +24,8 @@ from dataplatform.transforms.report import StepReport
 from dataplatform.transforms.steps import RUN_TABLES, run_step
 from dptools.samples.rds_export import generate_tpch, land_rds_export
 
-LATER, PLANTED = date(2026, 11, 5), date(2026, 11, 6)
+# Later than any export the other modules land on the shared stack (test_snapshot_export: Nov 2026).
+FIRST, LATER, PLANTED = date(2027, 1, 2), date(2027, 1, 5), date(2027, 1, 6)
 UNKNOWN_CUSTOMER = 999_999_999
 TPCH_TABLES = ("region", "nation", "customer", "supplier", "part", "orders", "lineitem")
 
@@ -61,8 +62,8 @@ def first_run(
 ) -> dict[str, StepReport]:
     tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch"))
     land_rds_export(
-        stack_settings, tpch, date(2026, 11, 2), timeout_s=90
-    )  # current unless a later one landed
+        stack_settings, tpch, FIRST, timeout_s=90
+    )  # the newest export on the stack: every run below processes it first
     return run_all(spark, "first")
 
 
