@@ -3,7 +3,8 @@
 EMR Serverless runs it from the transform state machine (staging, then the model groups in parallel,
 then the aggregates, then publish); `dp transform run` runs the same file locally. Every step writes on
 the run's own branch of each table; only `publish` makes the run visible. The step's report (rows
-read, rows changed, bytes written per table) is the last line of stdout, as JSON.
+read, rows changed, bytes written per table) is the last line of stdout, as JSON. A quality gate's
+failure exits with GATE_FAILED_EXIT and its message on stderr (the state machine does not retry it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from collections.abc import Sequence
 
 from dataplatform.settings import load_settings
 from dataplatform.spark.session import build_session
+from dataplatform.transforms.job_exit import GATE_FAILED_EXIT, GATE_FAILED_MARKER
+from dataplatform.transforms.quality import GateFailed
 from dataplatform.transforms.steps import STEPS, run_step
 
 
@@ -37,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     spark = build_session(f"transforms-{args.step}", load_settings())
     try:
         report = run_step(spark, args.step, args.run_id, tables, args.full_refresh)
+    except GateFailed as failed:
+        print(f"{GATE_FAILED_MARKER}{failed}", file=sys.stderr, flush=True)
+        return GATE_FAILED_EXIT
     finally:
         spark.stop()
     print(json.dumps(report.to_json()), flush=True)

@@ -69,6 +69,21 @@ def bus_listener(
     return drain
 
 
+def create_state_table(settings: Settings, name: str) -> None:
+    """A table keyed as the template's IngestStateTable (pk, sk)."""
+    from dataplatform.aws import client
+
+    client("dynamodb", settings).create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests under tests/integration are `integration`, all others `unit`."""
     for item in items:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -40,6 +41,14 @@ def run_all(spark: SparkSession, run_id: str) -> dict[str, StepReport]:
             tables = ["agg_revenue_by_nation_month"]
         reports[step] = run_step(spark, step, run_id, tables)
     return reports
+
+
+def plant_unknown_customer(tpch: Path, customer: int) -> None:
+    """The first order of the sample export names `customer`, whom the export does not have."""
+    orders = pq.read_table(tpch / "orders.parquet")
+    custkeys = orders["o_custkey"].to_pylist()
+    custkeys[0] = customer
+    pq.write_table(orders.set_column(1, "o_custkey", pa.array(custkeys, pa.int64())), tpch / "orders.parquet")
 
 
 def by_table(report: StepReport) -> dict[str, Any]:
@@ -131,10 +140,7 @@ def test_a_fact_whose_customer_is_unknown_stops_the_run_and_publishes_nothing(
     """An export whose order names a customer that does not exist: staging takes it (it is what the
     source says), but fact_sales fails its gate, so main stays as it was and the row is quarantined."""
     tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch-planted"))
-    orders = pq.read_table(tpch / "orders.parquet")
-    custkeys = orders["o_custkey"].to_pylist()
-    custkeys[0] = UNKNOWN_CUSTOMER
-    pq.write_table(orders.set_column(1, "o_custkey", pa.array(custkeys, pa.int64())), tpch / "orders.parquet")
+    plant_unknown_customer(tpch, UNKNOWN_CUSTOMER)
     land_rds_export(stack_settings, tpch, PLANTED, timeout_s=90)
     published = main_heads(stack_settings)
 

@@ -20,6 +20,7 @@ def test_every_command_group_is_wired() -> None:
         "streaming",
         "sample",
         "export",
+        "transform",
     }
 
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # the mypy-boto3 stubs are dev-only: the Lambda layer does no
     from mypy_boto3_rds import RDSClient
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_stepfunctions import SFNClient
 
@@ -61,6 +62,8 @@ def client(service: Literal["rds"], settings: Settings) -> RDSClient: ...
 def client(service: Literal["s3"], settings: Settings) -> S3Client: ...
 @overload
 def client(service: Literal["secretsmanager"], settings: Settings) -> SecretsManagerClient: ...
+@overload
+def client(service: Literal["sns"], settings: Settings) -> SNSClient: ...
 @overload
 def client(service: Literal["sqs"], settings: Settings) -> SQSClient: ...
 @overload

@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dataplatform.aws import client
 from dataplatform.settings import Profile, load_settings
 from dptools.local.paths import project_root
 from dptools.local.stack import LocalStack
 from dptools.sam.deployed import physical_id
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+    from mypy_boto3_stepfunctions.type_defs import HistoryEventTypeDef
 
 POLL_S = 1.0
 
@@ -33,11 +37,11 @@ class ExecutionOutcome:
 
 
 RunExecution = Callable[[str, dict[str, Any]], ExecutionOutcome]
+OnEvents = Callable[[Sequence["HistoryEventTypeDef"]], None]
 
 
-def execution_runner(logical_id: str, profile: Profile, stack_name: str) -> RunExecution:
-    """A function that starts an execution (its name, its input) of the template's state machine
-    `logical_id` and returns how it ended."""
+def state_machine(logical_id: str, profile: Profile, stack_name: str) -> tuple[SFNClient, str]:
+    """A Step Functions client of the profile and the ARN of the template's state machine `logical_id`."""
     if profile is Profile.LOCAL:
         stack = LocalStack(template=project_root() / "template.yaml")
         settings = stack.settings()  # StackError when the stack is not up
@@ -45,14 +49,27 @@ def execution_runner(logical_id: str, profile: Profile, stack_name: str) -> RunE
     else:
         settings = load_settings(profile="aws")
         arn = physical_id(stack_name, logical_id, settings)  # a state machine's is its ARN
-    sfn = client("stepfunctions", settings)
+    return client("stepfunctions", settings), arn
+
+
+def execution_runner(
+    logical_id: str, profile: Profile, stack_name: str, on_events: OnEvents | None = None
+) -> RunExecution:
+    """A function that starts an execution (its name, its input) of the template's state machine
+    `logical_id` and returns how it ended; `on_events` gets its new history events at every poll."""
+    sfn, arn = state_machine(logical_id, profile, stack_name)
 
     def run(name: str, payload: dict[str, Any]) -> ExecutionOutcome:
         execution = sfn.start_execution(stateMachineArn=arn, name=name, input=json.dumps(payload))
-        while (described := sfn.describe_execution(executionArn=execution["executionArn"]))["status"] in (
-            "RUNNING",
-            "PENDING_REDRIVE",
-        ):
+        seen = 0
+        while True:
+            described = sfn.describe_execution(executionArn=execution["executionArn"])
+            if on_events is not None:
+                events = history(sfn, execution["executionArn"])
+                on_events(events[seen:])
+                seen = len(events)
+            if described["status"] not in ("RUNNING", "PENDING_REDRIVE"):
+                break
             time.sleep(POLL_S)
         return ExecutionOutcome(
             arn=execution["executionArn"],
@@ -63,3 +80,11 @@ def execution_runner(logical_id: str, profile: Profile, stack_name: str) -> RunE
         )
 
     return run
+
+
+def history(sfn: SFNClient, execution_arn: str) -> list[HistoryEventTypeDef]:
+    """The execution's history events, oldest first."""
+    events: list[HistoryEventTypeDef] = []
+    for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+        events.extend(page["events"])
+    return events

@@ -67,6 +67,9 @@ class Lake:
         return bool(self.spark.catalog.tableExists(f"{CATALOG}.{table}"))
 
     def refs(self, table: str) -> dict[str, int]:
+        """Branches and tags of `table` at their snapshots; none for a table that does not exist yet."""
+        if not self.exists(table):
+            return {}
         rows = self.spark.sql(f"SELECT name, snapshot_id FROM {CATALOG}.{table}.refs").collect()
         return {row["name"]: int(row["snapshot_id"]) for row in rows}
 

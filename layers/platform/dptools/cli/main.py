@@ -8,7 +8,17 @@ from typing import Annotated
 
 import typer
 
-from dptools.cli import api_ingest, demo, deploy, invoke, sample, snapshot_export, stack, streaming
+from dptools.cli import (
+    api_ingest,
+    demo,
+    deploy,
+    invoke,
+    sample,
+    snapshot_export,
+    stack,
+    streaming,
+    transforms,
+)
 from dptools.cli.console import BAD_INPUT, err
 
 __all__ = ["BAD_INPUT", "app", "main"]
@@ -28,6 +38,7 @@ app.add_typer(api_ingest.app, name="ingest")
 app.add_typer(streaming.app, name="streaming")
 app.add_typer(sample.app, name="sample")
 app.add_typer(snapshot_export.app, name="export")
+app.add_typer(transforms.app, name="transform")
 app.command("invoke")(invoke.invoke)
 app.command("smoke")(demo.smoke_command)
 app.command("demo")(demo.demo_command)

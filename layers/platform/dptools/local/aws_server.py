@@ -23,6 +23,8 @@ from typing import Any
 from dataplatform.settings import Profile, Settings
 from dptools.local import moto_fidelity, stepfunctions
 from dptools.local.batch_jobs import SUBMIT_JOB_SYNC, LocalBatchJobs
+from dptools.local.emr_serverless_jobs import START_JOB_RUN_SYNC, LocalSparkJobs, job_env_file
+from dptools.local.paths import project_root
 
 PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions", "rds")
 
@@ -73,11 +75,14 @@ def _reindex_buckets() -> None:
 
 
 def _run_state_machines(port: int, state_file: Path) -> None:
-    """Run state machines for real, their Batch jobs as processes here (logs beside the state file)."""
+    """Run state machines for real, their Batch jobs and EMR Serverless job runs as processes here (logs
+    beside the state file; job runs get the environment `dp stack up` writes there)."""
     stepfunctions.enable_execution(port)
     settings = Settings(profile=Profile.LOCAL, endpoint_url=f"http://127.0.0.1:{port}")
     jobs = LocalBatchJobs(settings, state_file.parent / "batch-jobs")
     stepfunctions.register(SUBMIT_JOB_SYNC, jobs)
+    spark_jobs = LocalSparkJobs(job_env_file(state_file), state_file.parent / "spark-jobs", project_root())
+    stepfunctions.register(START_JOB_RUN_SYNC, spark_jobs)
 
 
 def serve(port: int, state_file: Path) -> None:

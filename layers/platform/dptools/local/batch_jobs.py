@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -31,6 +30,7 @@ from dptools.local.deployment import LocalDeployment
 from dptools.local.images import local_entrypoint, local_image
 from dptools.local.runtime import local_env
 from dptools.local.stepfunctions import TaskCall, TaskFailed
+from dptools.local.task_process import run_task_process
 from dptools.sam.template import TemplateError
 
 if TYPE_CHECKING:
@@ -227,26 +227,4 @@ class LocalBatchJobs:
     def _attempt(
         self, argv: list[str], env: Mapping[str, str], log: Path, is_cancelled: Callable[[], bool]
     ) -> int | None:
-        """The exit code, or None when the execution gave up on the job (timeout, stop) and it was stopped.
-
-        The process stays in the local AWS's process group, so `dp stack down` stops it with the server."""
-        with open(log, "ab") as out:
-            process = subprocess.Popen(
-                argv,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=dict(env),
-                cwd=self.log_dir,
-            )
-        while process.poll() is None:
-            if is_cancelled():
-                process.terminate()
-                try:
-                    process.wait(10)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
-                return None
-            time.sleep(self.poll_s)
-        return process.returncode
+        return run_task_process(argv, env, log, self.log_dir, is_cancelled, self.poll_s)

@@ -8,7 +8,7 @@ type's CloudFormation semantics, so function environments resolve exactly as the
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -35,6 +35,7 @@ _NAME_PROPERTY: dict[str, tuple[str, ...]] = {
     "AWS::EMRServerless::Application": ("Name",),
     "AWS::Batch::JobDefinition": ("JobDefinitionName",),
     "AWS::Batch::JobQueue": ("JobQueueName",),
+    "AWS::SNS::Topic": ("TopicName",),
 }
 EMR_SERVERLESS_APPLICATION = "AWS::EMRServerless::Application"
 
@@ -64,6 +65,7 @@ class LocalDeployment:
     region: str = DEFAULT_REGION
     account: str = LOCAL_ACCOUNT
     stack_name: str = LOCAL_STACK_NAME
+    _application_ids: dict[str, str] = field(default_factory=dict, init=False, repr=False)
 
     @cached_property
     def template(self) -> dict[str, Any]:
@@ -106,17 +108,26 @@ class LocalDeployment:
         name, rtype = self.physical_name(logical_id), self.resource_type(logical_id)
         if rtype == EMR_SERVERLESS_APPLICATION:
             return self.emr_application_id(name)
+        if rtype == "AWS::SNS::Topic":  # a topic's Ref is its ARN
+            return self.get_att(logical_id, "Arn")
         return self.queue_url(name) if rtype == "AWS::SQS::Queue" else name
 
     def emr_application_id(self, name: str, settings: Settings | None = None) -> str:
         """An EMR Serverless application's Ref is the id the service generated: look it up by name (on
         this deployment's AWS, unless `settings` point elsewhere)."""
+        if name in self._application_ids:
+            return self._application_ids[name]
         emr = client("emr-serverless", settings or self.settings)
         for page in emr.get_paginator("list_applications").paginate():
             for app in page["applications"]:
                 if app["name"] == name and app["state"] not in ("TERMINATING", "TERMINATED"):
-                    return app["id"]
+                    return self.remember_application(name, app["id"])
         raise TemplateError(f"no EMR Serverless application {name!r} on the local AWS: run `dp stack up`")
+
+    def remember_application(self, name: str, application_id: str) -> str:
+        """Known from now on, wherever it was found or made (a Ref resolved later needs no lookup)."""
+        self._application_ids[name] = application_id
+        return application_id
 
     @property
     def settings(self) -> Settings:

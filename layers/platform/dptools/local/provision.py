@@ -40,6 +40,7 @@ PROVISIONED_TYPES = {
     "AWS::SQS::Queue",
     "AWS::DynamoDB::Table",
     "AWS::SecretsManager::Secret",
+    "AWS::SNS::Topic",
     EMR_SERVERLESS_APPLICATION,
 }
 DEPLOYED_BY_OWN_MODULE = {
@@ -137,13 +138,16 @@ def provision_resources(deployment: LocalDeployment, settings: Settings) -> dict
         elif rtype == "AWS::SecretsManager::Secret":
             with _tolerating("ResourceExistsException"):  # an existing secret keeps its value
                 secrets.create_secret(Name=name, SecretString=_secret_value(props))
+        elif rtype == "AWS::SNS::Topic":
+            client("sns", settings).create_topic(Name=name)  # idempotent
         elif rtype == EMR_SERVERLESS_APPLICATION:
             try:
                 deployment.emr_application_id(name, settings)
             except TemplateError:  # EMR Serverless allows two applications of one name: look first
-                client("emr-serverless", settings).create_application(
+                created = client("emr-serverless", settings).create_application(
                     name=name, releaseLabel=props["ReleaseLabel"], type=props["Type"], clientToken=name
                 )
+                deployment.remember_application(name, created["applicationId"])
         else:
             continue
         made.setdefault(rtype, []).append(name)

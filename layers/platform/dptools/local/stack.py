@@ -19,6 +19,7 @@ from dataplatform.aws import client
 from dataplatform.settings import Profile, Settings, settings_env
 from dptools.local import aws_server, sample_api
 from dptools.local.deployment import LocalDeployment
+from dptools.local.emr_serverless_jobs import write_job_env
 from dptools.local.kafka_broker import KafkaBroker
 from dptools.local.paths import LocalPaths, api_sources_dir, project_root
 from dptools.local.processes import ManagedProcess, StackError, free_port
@@ -143,6 +144,7 @@ class LocalStack:
         progress("provisioning the template's resources on the local AWS")
         deployment = self.deployment()
         provision_resources(deployment, settings)
+        write_job_env(self.paths.aws_state, settings)
         sample_api.store_local_credentials(client("secretsmanager", settings), deployment)
         wirings = wire_functions(deployment, settings)
         self.wiring_file.write_text(json.dumps([w.to_json() for w in wirings], indent=2))

@@ -14,6 +14,7 @@ ARN_FORMAT: dict[str, str] = {
     "AWS::KMS::Key": "arn:aws:kms:{region}:{account}:key/{name}",
     "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
     "AWS::EMRServerless::Application": "arn:aws:emr-serverless:{region}:{account}:/applications/{name}",
+    "AWS::SNS::Topic": "arn:aws:sns:{region}:{account}:{name}",
 }
 
 

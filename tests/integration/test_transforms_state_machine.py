@@ -1,0 +1,149 @@
+"""`dp transform run` on the local stack: TransformStateMachine's ASL run by the local AWS, each of its job
+states a run of jobs/transforms.py on local Spark.
+
+GIVEN a cataloged export, WHEN `dp transform run` runs, THEN every state runs and the run is published;
+GIVEN an export whose order names an unknown customer, THEN the run fails with the gate's message and
+TransformFailed is on the platform bus; AFTER the fix, `--redrive` finishes that run without re-running
+the states that succeeded. (Three executions, about twenty Spark jobs: the module takes minutes.)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from typer.testing import CliRunner, Result
+
+from dataplatform.aws import client
+from dataplatform.iceberg.catalog import glue_catalog
+from dataplatform.settings import Settings
+from dataplatform.transforms.lake import branch_name
+from dptools.cli.main import app
+from dptools.local.paths import DP_LOCAL_DIR
+from dptools.local.stack import LocalStack
+from dptools.samples.rds_export import generate_tpch, land_rds_export
+from tests.conftest import bus_listener
+from tests.integration.test_transforms import plant_unknown_customer
+
+# Later than the exports the other modules land on the shared stack (test_transforms: Jan 2027), so
+# each of these is the newest when its run starts.
+CLEAN, PLANTED = date(2027, 2, 1), date(2027, 2, 2)
+UNKNOWN_CUSTOMER = 999_999_998
+JOB_STATES = (
+    "Staging",
+    "DimCustomer",
+    "DimSupplierPartDate",
+    "FactSales",
+    "FactWebEvents",
+    "FactReviews",
+    "Aggregates",
+    "Publish",
+)
+LOCK = {"pk": {"S": "transforms/lock"}, "sk": {"S": "run"}}
+
+
+@pytest.fixture(scope="module")
+def dp(local_stack: LocalStack) -> Iterator[Callable[..., Result]]:
+    """`dp transform run ARGS` in this process, on the test session's stack."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(DP_LOCAL_DIR, str(local_stack.paths.root))
+        runner = CliRunner()
+        yield lambda *args: runner.invoke(app, ["transform", "run", *args])
+
+
+@pytest.fixture(scope="module")
+def transform_events(stack_settings: Settings) -> Callable[[], list[dict[str, Any]]]:
+    """What the platform bus gets from the transforms."""
+    return bus_listener(stack_settings, "test-transform-events", {"source": ["dataplatform.transforms"]})
+
+
+def fact_sales_rows(settings: Settings) -> pa.Table:
+    return glue_catalog(settings).load_table("analytics.fact_sales").scan().to_arrow()
+
+
+def lock_released(settings: Settings) -> bool:
+    table = settings.require("ingest_state_table")
+    return "Item" not in client("dynamodb", settings).get_item(TableName=table, Key=LOCK)
+
+
+@pytest.fixture(scope="module")
+def clean_run(
+    dp: Callable[..., Result], stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Result:
+    land_rds_export(stack_settings, generate_tpch(0.01, tmp_path_factory.mktemp("tpch")), CLEAN, timeout_s=90)
+    return dp()
+
+
+def test_a_run_runs_every_state_and_publishes(clean_run: Result, stack_settings: Settings) -> None:
+    assert clean_run.exit_code == 0, clean_run.output
+    for state in JOB_STATES:
+        assert f"{state} started" in clean_run.output and f"ok {state}" in clean_run.output
+    assert "published" in clean_run.output
+    assert fact_sales_rows(stack_settings).num_rows > 0
+    assert lock_released(stack_settings)
+
+
+@pytest.fixture(scope="module")
+def failed_run(
+    clean_run: Result,
+    dp: Callable[..., Result],
+    stack_settings: Settings,
+    transform_events: Callable[[], list[dict[str, Any]]],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Result, list[dict[str, Any]]]:
+    tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch-planted"))
+    plant_unknown_customer(tpch, UNKNOWN_CUSTOMER)
+    land_rds_export(stack_settings, tpch, PLANTED, timeout_s=90)
+    return dp(), transform_events()
+
+
+def test_a_failed_gate_fails_the_run_with_its_message_and_emits_transform_failed(
+    failed_run: tuple[Result, list[dict[str, Any]]], stack_settings: Settings
+) -> None:
+    result, events = failed_run
+    assert result.exit_code == 1, result.output
+    assert "Transforms.GateFailed" in result.output
+    assert re.search(
+        r"customer_known: \d+ rows whose customer_key is not in analytics\.dim_customer", result.output
+    )
+    assert "Publish started" not in result.output
+    failed = [e for e in events if e["detail-type"] == "TransformFailed"]
+    assert len(failed) == 1 and failed[0]["detail"]["error"] == "Transforms.GateFailed"
+    assert UNKNOWN_CUSTOMER not in fact_sales_rows(stack_settings)["customer_key"].to_pylist()
+    assert lock_released(stack_settings)
+
+
+def test_a_redrive_after_the_fix_finishes_without_the_states_that_succeeded(
+    failed_run: tuple[Result, list[dict[str, Any]]],
+    dp: Callable[..., Result],
+    spark: SparkSession,
+    stack_settings: Settings,
+) -> None:
+    result, _ = failed_run
+    match = re.search(r"--redrive (\S+?)`", result.output)
+    assert match, result.output
+    failed_execution = match.group(1)
+    # The fix: the customer the source forgot, added to the failed run's own dimension (its branch).
+    branch = f"glue.analytics.dim_customer.branch_{branch_name(failed_execution)}"
+    customer = (
+        spark.table(branch)
+        .where("is_current")
+        .limit(1)
+        .withColumn("customer_key", F.lit(UNKNOWN_CUSTOMER).cast("bigint"))
+    )
+    customer.writeTo(branch).append()
+
+    redriven = dp("--redrive", failed_execution)
+    assert redriven.exit_code == 0, redriven.output
+    for state in ("Staging", "DimCustomer", "DimSupplierPartDate"):
+        assert f"{state} started" not in redriven.output
+    for state in ("FactSales", "Aggregates", "Publish"):
+        assert f"ok {state}" in redriven.output
+    assert UNKNOWN_CUSTOMER in fact_sales_rows(stack_settings)["customer_key"].to_pylist()
+    assert lock_released(stack_settings)

@@ -1,0 +1,259 @@
+"""statemachines/transform.asl.json, run by moto's interpreter in this process with a fake EMR Serverless
+executor; and the template's TransformStateMachine agrees with the job it runs.
+
+GIVEN the definition with its substitutions, the ingest state table, the platform bus and the topic,
+WHEN it is executed,
+THEN the jobs run in order with the job's own arguments, the lock admits one run at a time and is
+released at the end and on failure, a failed gate is caught without a retry and reported (TransformFailed,
+the topic), and the states an input marks done are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from dataplatform.aws import client
+from dataplatform.settings import Settings
+from dataplatform.spark.session import emr_spark_submit_parameters
+from dataplatform.transforms.steps import STEPS
+from dptools.cli.transforms import redrive_input
+from dptools.executions import history
+from dptools.local import stepfunctions
+from dptools.local.emr_serverless_jobs import START_JOB_RUN_SYNC
+from dptools.local.state_machines import substitute
+from dptools.local.stepfunctions import TaskCall, TaskFailed
+from dptools.sam.template import load_template
+from jobs.transforms import build_parser
+from tests.conftest import ROOT, bus_listener, create_state_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_stepfunctions import SFNClient
+
+ASL_FILE = ROOT / "statemachines/transform.asl.json"
+RESOURCES: dict[str, Any] = load_template(ROOT / "template.yaml")["Resources"]
+JOB_TASKS = {
+    "Staging": ("staging", None),
+    "DimCustomer": ("model", "dim_customer"),
+    "DimSupplierPartDate": ("model", "dim_supplier,dim_part,dim_date"),
+    "FactSales": ("model", "fact_sales"),
+    "FactWebEvents": ("model", "fact_web_events"),
+    "FactReviews": ("model", "fact_reviews"),
+    "Aggregates": ("aggregates", None),
+    "Publish": ("publish", None),
+}
+LOCK = {"pk": {"S": "transforms/lock"}, "sk": {"S": "run"}}
+
+
+def job_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every Task state running a job, by name, wherever it is (Parallel branches included)."""
+    found: dict[str, dict[str, Any]] = {}
+    for name, state in definition["States"].items():
+        if state.get("Resource") == START_JOB_RUN_SYNC:
+            found[name] = state
+        for branch in state.get("Branches", []):
+            found.update(job_states(branch))
+    return found
+
+
+def test_every_job_state_passes_arguments_the_job_accepts_and_the_submit_parameters_of_the_code() -> None:
+    definition = json.loads(ASL_FILE.read_text())
+    states = job_states(definition)
+    assert set(states) == set(JOB_TASKS)
+    settings = Settings(curated_bucket="${CuratedBucket}", region="${Region}")
+    for name, state in states.items():
+        submit = state["Parameters"]["JobDriver"]["SparkSubmit"]
+        assert submit["EntryPoint"] == "s3://${ArtifactsBucket}/spark/jobs/transforms.py"
+        assert submit["SparkSubmitParameters"] == emr_spark_submit_parameters(
+            settings, "s3://${ArtifactsBucket}/spark", []
+        )
+        call = submit["EntryPointArguments.$"]
+        assert call.startswith("States.Array(") and "$.run_id" in call
+        literal = call.removeprefix("States.Array(").removesuffix(")").replace("$.run_id", "'RUN'")
+        args = [a.strip().strip("'") for a in literal.split(", ")]
+        parsed = build_parser().parse_args(args)  # exits on an argument the job does not take
+        step, tables = JOB_TASKS[name]
+        assert (parsed.step, parsed.run_id, parsed.tables or None) == (step, "RUN", tables)
+        assert parsed.step in STEPS
+    assert (ROOT / "jobs/transforms.py").is_file()
+
+
+def test_the_template_substitutes_every_placeholder_of_the_definition() -> None:
+    machine = RESOURCES["TransformStateMachine"]["Properties"]
+    assert machine["DefinitionUri"] == "statemachines/transform.asl.json"
+    text = ASL_FILE.read_text()
+    placeholders = {p.split("}")[0] for p in text.split("${")[1:]}
+    assert placeholders == set(machine["DefinitionSubstitutions"])
+    assert machine["DefinitionSubstitutions"]["SparkApplication"] == {"Ref": "SparkApplication"}
+
+
+# ------------------------------------------------------------------ executions in moto
+@pytest.fixture
+def aws(mocked_aws: Settings) -> dict[str, Any]:
+    """The table, bus (with a queue that sees its events) and topic the definition names."""
+    stepfunctions.enable_execution()
+    create_state_table(mocked_aws, "state")
+    client("events", mocked_aws).create_event_bus(Name="platform")
+    seen = bus_listener(
+        mocked_aws.with_overrides(event_bus="platform"), "seen", {"source": ["dataplatform.transforms"]}
+    )
+    topic = client("sns", mocked_aws).create_topic(Name="failures")["TopicArn"]
+    definition = substitute(
+        ASL_FILE.read_text(),
+        {
+            "SparkApplication": "app-1",
+            "SparkJobRoleArn": "arn:aws:iam::123456789012:role/spark",
+            "ArtifactsBucket": "artifacts",
+            "CuratedBucket": "curated",
+            "Region": "us-east-1",
+            "StateTable": "state",
+            "PlatformBus": "platform",
+            "FailureTopic": topic,
+        },
+    )
+    sfn = client("stepfunctions", mocked_aws)
+    arn = sfn.create_state_machine(
+        name=f"transform-{uuid.uuid4().hex[:6]}",
+        definition=definition,
+        roleArn="arn:aws:iam::123456789012:role/test",
+    )["stateMachineArn"]
+    return {"sfn": sfn, "arn": arn, "dynamodb": client("dynamodb", mocked_aws), "events": seen}
+
+
+@pytest.fixture
+def jobs() -> Iterator[Callable[[Callable[[TaskCall], Any]], list[TaskCall]]]:
+    def bind(executor: Callable[[TaskCall], Any]) -> list[TaskCall]:
+        calls: list[TaskCall] = []
+
+        def recording(call: TaskCall) -> Any:
+            calls.append(call)
+            return executor(call)
+
+        stepfunctions.register(START_JOB_RUN_SYNC, recording)
+        return calls
+
+    yield bind
+    stepfunctions.unregister(START_JOB_RUN_SYNC)
+
+
+def job_run(call: TaskCall) -> dict[str, Any]:
+    return {"JobRunId": "run-1", "State": "SUCCESS", "ApplicationId": call.parameters["ApplicationId"]}
+
+
+def execute(aws: dict[str, Any], name: str, payload: dict[str, Any]) -> dict[str, Any]:
+    sfn: SFNClient = aws["sfn"]
+    arn = sfn.start_execution(stateMachineArn=aws["arn"], name=name, input=json.dumps(payload))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + 60
+    while (described := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "the execution did not end"
+        time.sleep(0.05)
+    return dict(described)
+
+
+def arguments(call: TaskCall) -> list[str]:
+    return list(call.parameters["JobDriver"]["SparkSubmit"]["EntryPointArguments"])
+
+
+def test_a_run_runs_every_job_in_order_under_its_run_id_and_releases_the_lock(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    described = execute(aws, "run-42", {})
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"run_id": "run-42"}
+    steps = [arguments(c)[1] for c in calls]
+    assert steps[0] == "staging" and steps[-2:] == ["aggregates", "publish"]
+    assert sorted(steps[1:-2]) == ["model"] * 5
+    assert all(arguments(c)[2:4] == ["--run-id", "run-42"] for c in calls)
+    assert {c.parameters["Name"] for c in calls} >= {"transforms-run-42-Staging", "transforms-run-42-Publish"}
+    assert "Item" not in aws["dynamodb"].get_item(TableName="state", Key=LOCK)
+    (event,) = aws["events"]()
+    assert event["detail-type"] == "TransformSucceeded" and event["detail"]["run_id"] == "run-42"
+
+
+def test_a_second_run_while_one_is_active_does_nothing(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    held = {**LOCK, "run_id": {"S": "the-active-one"}}
+    aws["dynamodb"].put_item(TableName="state", Item=held)
+    described = execute(aws, "second", {})
+    assert described["status"] == "SUCCEEDED"
+    assert json.loads(described["output"])["skipped"] == "another transform run is active"
+    assert calls == []
+    assert aws["dynamodb"].get_item(TableName="state", Key=LOCK)["Item"] == held, (
+        "not the second's to release"
+    )
+
+
+def test_a_failed_gate_is_not_retried_and_is_reported(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    def gate_fails_on_fact_sales(call: TaskCall) -> dict[str, Any]:
+        if "fact_sales" in arguments(call):
+            raise TaskFailed("Transforms.GateFailed", "analytics.fact_sales failed its gate: customer_known")
+        return job_run(call)
+
+    calls = jobs(gate_fails_on_fact_sales)
+    described = execute(aws, "gated", {})
+    assert (described["status"], described["error"]) == ("FAILED", "Transforms.GateFailed")
+    assert "customer_known" in described["cause"]
+    assert sum("fact_sales" in arguments(c) for c in calls) == 1, "no retry"
+    assert not any(arguments(c)[1] in ("aggregates", "publish") for c in calls)
+    assert "Item" not in aws["dynamodb"].get_item(TableName="state", Key=LOCK)
+    (event,) = aws["events"]()
+    assert event["detail-type"] == "TransformFailed"
+    assert event["detail"]["run_id"] == "gated" and event["detail"]["error"] == "Transforms.GateFailed"
+    history = aws["sfn"].get_execution_history(executionArn=described["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert "NotifyFailure" in entered
+
+
+def test_states_marked_done_are_skipped_and_the_run_id_is_the_inputs(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    done = {"Staging": True, "DimCustomer": True, "DimSupplierPartDate": True, "FactWebEvents": True}
+    described = execute(aws, "redrive-1", {"run_id": "gated", "done": done})
+    assert described["status"] == "SUCCEEDED", described
+    ran = sorted(arguments(c)[5] if len(arguments(c)) > 5 else arguments(c)[1] for c in calls)
+    assert ran == ["aggregates", "fact_reviews", "fact_sales", "publish"]
+    assert all(arguments(c)[3] == "gated" for c in calls)
+
+
+def test_a_redrive_finishes_the_failed_run_without_the_states_that_succeeded(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    fixed: list[bool] = []
+
+    def gate_fails_until_fixed(call: TaskCall) -> dict[str, Any]:
+        if "fact_sales" in arguments(call) and not fixed:
+            raise TaskFailed("Transforms.GateFailed", "customer_known")
+        return job_run(call)
+
+    calls = jobs(gate_fails_until_fixed)
+    failed = execute(aws, "to-redrive", {})
+    assert failed["status"] == "FAILED"
+    events = history(aws["sfn"], failed["executionArn"])
+    payload = redrive_input("to-redrive", json.loads(failed["input"]), events)
+    assert payload["run_id"] == "to-redrive"
+    assert {"Staging", "DimCustomer", "DimSupplierPartDate"} <= set(payload["done"])
+    assert not {"FactSales", "Aggregates", "Publish"} & set(payload["done"])
+
+    fixed.append(True)
+    before = len(calls)
+    described = execute(aws, "to-redrive-redrive-1", payload)
+    assert described["status"] == "SUCCEEDED", described
+    redriven = [arguments(c) for c in calls[before:]]
+    assert all(args[3] == "to-redrive" for args in redriven), "the same run, so the same branches"
+    assert [a[1] for a in redriven if a[1] != "model"] == ["aggregates", "publish"]
+    assert "staging" not in [a[1] for a in redriven] and ["--tables", "dim_customer"] not in [
+        a[4:] for a in redriven
+    ]
