@@ -285,8 +285,7 @@ def test_a_failing_job_fails_the_execution_with_the_job_as_its_cause(
 # ------------------------------------------------------------------ the template's scanners
 def test_the_batch_resources_pass_checkov() -> None:
     checkov = ROOT / ".local/venvs/checkov/bin/checkov"
-    if not checkov.exists():
-        pytest.skip("checkov is installed by `make setup`")
+    assert checkov.exists(), "checkov is installed by `make setup`"
     options = ["--skip-download", "--framework", "cloudformation", "--output", "json"]
     scan = subprocess.run(
         [str(checkov), *options, "-f", str(ROOT / "template.yaml")],
