@@ -29,6 +29,7 @@ CUSTOMER = (
     "c_custkey bigint, c_name string, c_address string, c_nationkey bigint, c_phone string, "
     "c_acctbal decimal(15,2), c_mktsegment string, c_comment string"
 )
+UNSHIPPED = (None,) * 8  # a line with no flags, dates, shipping or comment yet
 ATTRIBUTES = ["name", "nation_name", "region_name", "market_segment", "account_balance"]
 
 
@@ -112,42 +113,8 @@ def test_a_sale_is_an_order_line_with_exact_net_revenue(spark: SparkSession) -> 
                 "AIR",
                 "",
             ),
-            (
-                1,
-                11,
-                21,
-                2,
-                Decimal("1.00"),
-                Decimal("0.01"),
-                Decimal("0.99"),
-                Decimal("0.00"),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ),
-            (
-                9,
-                11,
-                21,
-                1,
-                Decimal("1.00"),
-                Decimal("1.00"),
-                Decimal("0.00"),
-                Decimal("0.00"),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            ),
+            (1, 11, 21, 2, Decimal("1.00"), Decimal("0.01"), Decimal("0.99"), Decimal("0.00"), *UNSHIPPED),
+            (9, 11, 21, 1, Decimal("1.00"), Decimal("1.00"), Decimal("0.00"), Decimal("0.00"), *UNSHIPPED),
         ],
         "l_orderkey bigint, l_partkey bigint, l_suppkey bigint, l_linenumber int, l_quantity decimal(15,2), "
         "l_extendedprice decimal(15,2), l_discount decimal(15,2), l_tax decimal(15,2), l_returnflag string, "
