@@ -58,3 +58,17 @@ def test_uploads_land_where_the_job_parameters_point(mocked_aws: Settings, tmp_p
     uris = parameters.replace(",", " ").replace("=", " ").split()
     named = {u.removeprefix("s3://artifacts/") for u in uris if u.startswith("s3://artifacts/")}
     assert named and named <= set(keys)
+
+
+def test_the_transform_job_imports_with_only_what_emr_has() -> None:
+    """EMR's Python has pyspark but not pyiceberg, pydantic, PyYAML or the tooling."""
+    script = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('pyiceberg', 'pydantic', 'yaml', 'dptools'):\n"
+        "            raise ImportError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import dataplatform.transforms.steps, dataplatform.transforms.quality\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, text=True)

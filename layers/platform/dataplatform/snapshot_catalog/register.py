@@ -23,10 +23,10 @@ from pyiceberg.table.update.snapshot import ManageSnapshots
 
 from dataplatform.iceberg.data_files import data_file
 from dataplatform.iceberg.summary import EXPORT_ID, RUN_ID, SNAPSHOT_TIME, SOURCE_ARN
+from dataplatform.snapshot_catalog import ORIGINAL_TYPE
 from dataplatform.snapshot_catalog.files import ExportFile, TableExport
 from dataplatform.snapshot_catalog.manifest import ExportInfo, ExportRejected
 
-ORIGINAL_TYPE = "rds.original-type."
 PARALLEL_TABLES = 8
 
 

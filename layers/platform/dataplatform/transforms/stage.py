@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from pyspark.sql import functions as F
 
 from dataplatform.iceberg.summary import SNAPSHOT_TIME
-from dataplatform.snapshot_catalog.register import ORIGINAL_TYPE
+from dataplatform.snapshot_catalog import ORIGINAL_TYPE
 from dataplatform.spark.session import CATALOG
 from dataplatform.transforms.entities import StagingEntity
 from dataplatform.transforms.lake import MAIN, Lake
