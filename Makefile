@@ -21,6 +21,11 @@ VENV := .venv
 SAM_VENV := $(LOCAL)/venvs/sam
 CHECKOV_VENV := $(LOCAL)/venvs/checkov
 JARS := $(LOCAL)/jars
+# Trino (the local stand-in for Athena): Maven Central serves 476 here, not later; it runs on Java 25.
+TRINO_VERSION := 476
+TRINO := $(LOCAL)/trino
+TRINO_STAMP := $(TRINO)/.stamp-$(TRINO_VERSION)
+TRINO_JAVA_HOME ?= $(firstword $(wildcard /usr/lib/jvm/temurin-25-jdk* /usr/lib/jvm/java-25-openjdk*))
 DP := $(VENV)/bin/dp
 export UV_NATIVE_TLS := 1
 export UV_PROJECT_ENVIRONMENT := $(VENV)
@@ -41,7 +46,7 @@ prereqs: ## Check Python 3.11+, JDK 17 and Maven, with a one-line hint for what 
 	  || { echo "missing prerequisite: JDK 17 as 'java' on PATH (apt-get install openjdk-17-jdk-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "missing prerequisite: Maven as 'mvn' (apt-get install maven)"; exit 1; }
 
-setup: prereqs $(VENV)/.stamp $(JARS)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp ## Install everything (idempotent)
+setup: prereqs $(VENV)/.stamp $(JARS)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(TRINO_STAMP) ## Install everything (idempotent)
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION)"
@@ -58,6 +63,25 @@ $(JARS)/.stamp: jvm/kafka/pom.xml jvm/spark/pom.xml
 	@rm -rf $(JARS)/kafka $(JARS)/spark
 	@cd jvm/kafka && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/kafka
 	@cd jvm/spark && mvn -q -B -Dstyle.color=never dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory=$(abspath $(JARS))/spark
+	@touch $@
+
+# The 783 MiB tarball is fetched into a Maven repository of its own (not ~/.m2), and only what the
+# local stack runs is kept: lib/, bin/ and plugin/iceberg (483 MB). The JDK's path goes beside it.
+$(TRINO_STAMP):
+	@test -x "$(TRINO_JAVA_HOME)/bin/java" \
+	  || { echo "missing prerequisite: a Java 25 JDK for Trino under /usr/lib/jvm (Temurin 25, or set TRINO_JAVA_HOME=...)"; exit 1; }
+	@echo "==> Trino server $(TRINO_VERSION) from Maven Central into $(TRINO)/server (lib, bin, plugin/iceberg)"
+	@rm -rf $(TRINO)/server $(TRINO)/.stamp-*
+	@mvn -q -B -Dstyle.color=never -Dmaven.repo.local=$(abspath $(TRINO))/m2 dependency:get -Dtransitive=false \
+	  -Dartifact=io.trino:trino-server:$(TRINO_VERSION):tar.gz
+	@rm -rf $(TRINO)/unpacked && mkdir -p $(TRINO)/unpacked $(TRINO)/server/plugin
+	@# Whole, then pruned: the tarball hard-links plugin/iceberg's jars to other plugins' copies.
+	@tar xzf $(TRINO)/m2/io/trino/trino-server/$(TRINO_VERSION)/trino-server-$(TRINO_VERSION).tar.gz \
+	  -C $(TRINO)/unpacked --strip-components=1
+	@mv $(TRINO)/unpacked/lib $(TRINO)/unpacked/bin $(TRINO)/server/
+	@mv $(TRINO)/unpacked/plugin/iceberg $(TRINO)/server/plugin/
+	@rm -rf $(TRINO)/m2 $(TRINO)/unpacked
+	@echo "$(TRINO_JAVA_HOME)" > $(TRINO)/server/java-home
 	@touch $@
 
 $(SAM_VENV)/.stamp: | $(UV)

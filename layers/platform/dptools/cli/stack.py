@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from dptools.cli.console import fail, out, progress
+from dptools.cli.console import BAD_INPUT, fail, out, progress
 from dptools.local.processes import StackError
-from dptools.local.stack import LocalStack
+from dptools.local.stack import TRINO, LocalStack
 
 app = typer.Typer(help="The local stack: moto as the local AWS, a Kafka broker, the event dispatcher.")
 
@@ -19,13 +19,22 @@ def up(
     schedules: Annotated[
         bool, typer.Option("--schedules", help="Fire the template's schedules too.")
     ] = False,
+    with_parts: Annotated[
+        list[str] | None, typer.Option("--with", help="Start an optional part too: trino (for `dp sql`).")
+    ] = None,
 ) -> None:
     """Start the local stack (idempotent) and wire the template's event sources onto it."""
+    unknown = sorted(set(with_parts or ()) - {TRINO})
+    if unknown:
+        fail(f"--with takes {TRINO}, not {', '.join(unknown)}", BAD_INPUT)
+    stack = LocalStack()
     try:
-        settings = LocalStack().up(schedules=schedules, progress=progress)
+        settings = stack.up(schedules=schedules, progress=progress, trino=TRINO in (with_parts or ()))
     except StackError as exc:
         fail(str(exc))
     out.print(f"[green]stack up[/]: AWS at {settings.endpoint_url}, Kafka at {settings.kafka_bootstrap}")
+    if stack.trino_url():
+        out.print(f'Trino at {stack.trino_url()}: `dp sql "SELECT ..."`')
 
 
 @app.command("down")

@@ -24,11 +24,19 @@ from dptools.local.kafka_broker import KafkaBroker
 from dptools.local.paths import LocalPaths, api_sources_dir, project_root
 from dptools.local.processes import ManagedProcess, StackError, free_port
 from dptools.local.provision import FunctionWiring, provision_resources, wire_functions
+from dptools.local.trino_server import TrinoServer, installed_server
 
 AWS, KAFKA, API, DISPATCHER = "aws", "kafka", "api", "dispatcher"
-PARTS = (AWS, KAFKA, API, DISPATCHER)
-START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, API: 30.0, DISPATCHER: 30.0}
-PORTS = {"aws_port": AWS, "kafka_port": KAFKA, "kafka_controller_port": KAFKA, "api_port": API}
+TRINO = "trino"  # only with `up(trino=True)`: `dp stack up --with trino`
+PARTS = (AWS, KAFKA, API, DISPATCHER, TRINO)
+START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, API: 30.0, DISPATCHER: 30.0, TRINO: 240.0}
+PORTS = {
+    "aws_port": AWS,
+    "kafka_port": KAFKA,
+    "kafka_controller_port": KAFKA,
+    "api_port": API,
+    "trino_port": TRINO,
+}
 Progress = Callable[[str], None]
 
 
@@ -83,6 +91,16 @@ class LocalStack:
         port = self._state().get("api_port")
         return f"http://127.0.0.1:{port}" if port else None
 
+    def trino_url(self) -> str | None:
+        """The local Trino server, when `dp stack up --with trino` started it."""
+        return self.trino().url if self.parts[TRINO].is_running() else None
+
+    def trino(self) -> TrinoServer:
+        state = self._state()
+        if "trino_port" not in state:
+            raise StackError("the local stack is not up: run `dp stack up --with trino`")
+        return TrinoServer(installed_server(), self.paths.run / TRINO, state["trino_port"], self.settings())
+
     def source_env(self) -> dict[str, str]:
         """Where the API sources' definitions find their servers on this stack."""
         url = self.api_url()
@@ -130,8 +148,11 @@ class LocalStack:
         )
 
     # ------------------------------------------------------------------ up
-    def up(self, schedules: bool = False, progress: Progress = lambda _: None) -> Settings:
-        """Start every part that is not running, then converge the local AWS onto the template."""
+    def up(
+        self, schedules: bool = False, progress: Progress = lambda _: None, trino: bool = False
+    ) -> Settings:
+        """Start every part that is not running, then converge the local AWS onto the template; Trino
+        too with `trino`."""
         previous = self._state()
         state: dict[str, Any] = {"schedules": schedules}
         for key, part in PORTS.items():
@@ -149,6 +170,8 @@ class LocalStack:
         wirings = wire_functions(deployment, settings)
         self.wiring_file.write_text(json.dumps([w.to_json() for w in wirings], indent=2))
         self._start_dispatcher(settings, schedules, progress)
+        if trino:
+            self.start_trino(progress)
         return settings
 
     def _start_aws(self, progress: Progress) -> None:
@@ -194,6 +217,17 @@ class LocalStack:
         part.start(cmd, env=settings_env(settings))
         part.wait_healthy(lambda: "dispatching" in part.log_tail(5), START_TIMEOUT_S[DISPATCHER])
 
+    def start_trino(self, progress: Progress = lambda _: None) -> str:
+        """Start Trino on the running stack (it reads the stack's Glue and S3); returns its URL."""
+        part, server = self.parts[TRINO], self.trino()
+        if part.is_running():
+            progress(f"Trino already running at {server.url}")
+            return server.url
+        progress(f"starting Trino at {server.url} (about 30 s)")
+        part.start(server.command(), env=server.env())
+        part.wait_healthy(server.is_healthy, START_TIMEOUT_S[TRINO])
+        return server.url
+
     # ------------------------------------------------------------------ down
     def down(self, progress: Progress = lambda _: None) -> None:
         """Stop every part (the dispatcher first, moto last so it can save its state)."""
@@ -222,6 +256,8 @@ class LocalStack:
             return f"127.0.0.1:{state.get('kafka_port')}"
         if name == API:
             return f"http://127.0.0.1:{state.get('api_port')}"
+        if name == TRINO:
+            return f"http://127.0.0.1:{state.get('trino_port')} (catalog awsdatacatalog)"
         return f"{len(self.wirings())} function(s), schedules {'on' if state.get('schedules') else 'off'}"
 
     def dead_letters(self) -> dict[str, int]:
