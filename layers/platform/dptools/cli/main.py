@@ -15,6 +15,7 @@ from dptools.cli import (
     invoke,
     sample,
     snapshot_export,
+    sql,
     stack,
     streaming,
     transforms,
@@ -40,6 +41,7 @@ app.add_typer(sample.app, name="sample")
 app.add_typer(snapshot_export.app, name="export")
 app.add_typer(transforms.app, name="transform")
 app.command("invoke")(invoke.invoke)
+app.command("sql")(sql.sql_command)
 app.command("smoke")(demo.smoke_command)
 app.command("demo")(demo.demo_command)
 app.command("deploy-artifacts")(deploy.deploy_artifacts)
