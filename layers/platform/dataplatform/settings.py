@@ -42,6 +42,14 @@ DP_EXPORT_STUCK_HOURS = "DP_EXPORT_STUCK_HOURS"  # an export running longer than
 # api_ingest's source definitions (*.yaml) where a runner does not keep them beside its code: the Batch
 # image sets it to its copy; the local stack to the checkout's functions/api_ingest/sources.
 DP_API_SOURCES = "DP_API_SOURCES"
+# The warehouse: the admin secret the loader runs as (Data API SecretArn; locally also host and port),
+# the BI user's secret, Redshift Serverless workgroup or provisioned cluster, database, and COPY's role.
+DP_WAREHOUSE_SECRET = "DP_WAREHOUSE_SECRET"
+DP_WAREHOUSE_BI_SECRET = "DP_WAREHOUSE_BI_SECRET"
+DP_WAREHOUSE_WORKGROUP = "DP_WAREHOUSE_WORKGROUP"
+DP_WAREHOUSE_CLUSTER = "DP_WAREHOUSE_CLUSTER"
+DP_WAREHOUSE_DATABASE = "DP_WAREHOUSE_DATABASE"
+DP_WAREHOUSE_COPY_ROLE_ARN = "DP_WAREHOUSE_COPY_ROLE_ARN"
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
@@ -95,6 +103,12 @@ class Settings:
     export_kms_key: str | None = None
     export_stuck_hours: float = DEFAULT_EXPORT_STUCK_HOURS
     api_sources: str | None = None
+    warehouse_secret: str | None = None
+    warehouse_bi_secret: str | None = None
+    warehouse_workgroup: str | None = None
+    warehouse_cluster: str | None = None
+    warehouse_database: str = "warehouse"
+    warehouse_copy_role_arn: str | None = None
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -193,6 +207,12 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
             env.get(DP_EXPORT_STUCK_HOURS), DP_EXPORT_STUCK_HOURS, DEFAULT_EXPORT_STUCK_HOURS
         ),
         api_sources=env.get(DP_API_SOURCES),
+        warehouse_secret=env.get(DP_WAREHOUSE_SECRET),
+        warehouse_bi_secret=env.get(DP_WAREHOUSE_BI_SECRET),
+        warehouse_workgroup=env.get(DP_WAREHOUSE_WORKGROUP),
+        warehouse_cluster=env.get(DP_WAREHOUSE_CLUSTER),
+        warehouse_database=env.get(DP_WAREHOUSE_DATABASE) or "warehouse",
+        warehouse_copy_role_arn=env.get(DP_WAREHOUSE_COPY_ROLE_ARN),
         kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
@@ -227,6 +247,12 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_EXPORT_KMS_KEY: settings.export_kms_key,
         DP_EXPORT_STUCK_HOURS: f"{settings.export_stuck_hours:g}",
         DP_API_SOURCES: settings.api_sources,
+        DP_WAREHOUSE_SECRET: settings.warehouse_secret,
+        DP_WAREHOUSE_BI_SECRET: settings.warehouse_bi_secret,
+        DP_WAREHOUSE_WORKGROUP: settings.warehouse_workgroup,
+        DP_WAREHOUSE_CLUSTER: settings.warehouse_cluster,
+        DP_WAREHOUSE_DATABASE: settings.warehouse_database,
+        DP_WAREHOUSE_COPY_ROLE_ARN: settings.warehouse_copy_role_arn,
         DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})

@@ -50,6 +50,11 @@ class LocalPaths:
         return self.root / "kafka" / "data"
 
     @property
+    def warehouse(self) -> Path:
+        """The local warehouse's PostgreSQL: its data folder and socket live here."""
+        return self.root / "warehouse"
+
+    @property
     def jars(self) -> Path:
         jars = os.environ.get("DP_JARS_DIR")
         return Path(jars) if jars else project_root() / ".local" / "jars"

@@ -22,6 +22,8 @@ class ManagedProcess:
 
     name: str
     run_dir: Path
+    # The signal that asks for a clean exit: PostgreSQL's SIGTERM waits for clients to leave, SIGINT not.
+    stop_signal: signal.Signals = signal.SIGTERM
 
     @property
     def pid_file(self) -> Path:
@@ -86,7 +88,7 @@ class ManagedProcess:
         """
         pid = self.pid()
         if pid is not None:
-            for sig, wait_s in ((signal.SIGTERM, timeout_s), (signal.SIGKILL, 5.0)):
+            for sig, wait_s in ((self.stop_signal, timeout_s), (signal.SIGKILL, 5.0)):
                 if not _group_members(pid):
                     break
                 _signal_group(pid, sig)

@@ -17,7 +17,7 @@ import requests
 
 from dataplatform.aws import client
 from dataplatform.settings import Profile, Settings, settings_env
-from dptools.local import aws_server, sample_api
+from dptools.local import aws_server, sample_api, warehouse_server
 from dptools.local.deployment import LocalDeployment
 from dptools.local.emr_serverless_jobs import write_job_env
 from dptools.local.kafka_broker import KafkaBroker
@@ -28,14 +28,16 @@ from dptools.local.trino_server import TrinoServer, installed_server
 
 AWS, KAFKA, API, DISPATCHER = "aws", "kafka", "api", "dispatcher"
 TRINO = "trino"  # only with `up(trino=True)`: `dp stack up --with trino`
-PARTS = (AWS, KAFKA, API, DISPATCHER, TRINO)
-START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, API: 30.0, DISPATCHER: 30.0, TRINO: 240.0}
+WAREHOUSE = "warehouse"  # PostgreSQL, the local Redshift
+PARTS = (AWS, KAFKA, API, DISPATCHER, TRINO, WAREHOUSE)
+START_TIMEOUT_S = {AWS: 30.0, KAFKA: 90.0, API: 30.0, DISPATCHER: 30.0, TRINO: 240.0, WAREHOUSE: 60.0}
 PORTS = {
     "aws_port": AWS,
     "kafka_port": KAFKA,
     "kafka_controller_port": KAFKA,
     "api_port": API,
     "trino_port": TRINO,
+    "warehouse_port": WAREHOUSE,
 }
 Progress = Callable[[str], None]
 
@@ -56,6 +58,7 @@ class LocalStack:
         self.paths = paths or LocalPaths.default()
         self.template = template or project_root() / "template.yaml"
         self.parts = {name: ManagedProcess(name, self.paths.run) for name in PARTS}
+        self.parts[WAREHOUSE] = warehouse_server.process(self.paths.run)
 
     # ------------------------------------------------------------------ state
     @property
@@ -128,6 +131,8 @@ class LocalStack:
             secret_prefix=f"{deployment.stack_name}/",
             source_env=self.source_env(),
             api_sources=str(api_sources_dir()),
+            warehouse_secret=ref(warehouse_server.ADMIN_SECRET),
+            warehouse_bi_secret=ref(warehouse_server.BI_SECRET),
             spark_jars_dir=str(self.paths.jars / "spark"),
         )
 
@@ -167,6 +172,7 @@ class LocalStack:
         provision_resources(deployment, settings)
         write_job_env(self.paths.aws_state, settings)
         sample_api.store_local_credentials(client("secretsmanager", settings), deployment)
+        self._start_warehouse(state, settings, progress)
         wirings = wire_functions(deployment, settings)
         self.wiring_file.write_text(json.dumps([w.to_json() for w in wirings], indent=2))
         self._start_dispatcher(settings, schedules, progress)
@@ -207,6 +213,25 @@ class LocalStack:
         part.start(sample_api.command(state["api_port"]))
         url = f"http://127.0.0.1:{state['api_port']}/health"
         part.wait_healthy(lambda: requests.get(url, timeout=2).ok, START_TIMEOUT_S[API])
+
+    def _start_warehouse(self, state: dict[str, Any], settings: Settings, progress: Progress) -> None:
+        """PostgreSQL, once the template's warehouse secrets exist: they get the server's address, and
+        the admin user the admin secret's password. A template without them has no warehouse."""
+        if not (settings.warehouse_secret and settings.warehouse_bi_secret):
+            return
+        part, secrets = self.parts[WAREHOUSE], client("secretsmanager", settings)
+        port = state["warehouse_port"]
+        admin = warehouse_server.store_connection(secrets, settings.warehouse_secret, port)
+        warehouse_server.store_connection(secrets, settings.warehouse_bi_secret, port)
+        server = warehouse_server.WarehouseServer(self.paths.warehouse, port, admin["username"])
+        if part.is_running():
+            progress("warehouse (PostgreSQL) already running")
+        else:
+            progress("starting the warehouse (PostgreSQL)")
+            server.prepare()
+            part.start(server.command())
+            part.wait_healthy(server.is_healthy, START_TIMEOUT_S[WAREHOUSE])
+        server.converge(admin["password"])
 
     def _start_dispatcher(self, settings: Settings, schedules: bool, progress: Progress) -> None:
         part = self.parts[DISPATCHER]
@@ -258,6 +283,8 @@ class LocalStack:
             return f"http://127.0.0.1:{state.get('api_port')}"
         if name == TRINO:
             return f"http://127.0.0.1:{state.get('trino_port')} (catalog awsdatacatalog)"
+        if name == WAREHOUSE:
+            return f"postgresql://127.0.0.1:{state.get('warehouse_port')}/{warehouse_server.DATABASE}"
         return f"{len(self.wirings())} function(s), schedules {'on' if state.get('schedules') else 'off'}"
 
     def dead_letters(self) -> dict[str, int]:
