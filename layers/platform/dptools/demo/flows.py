@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING
 from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Profile, Settings
 from dataplatform.spark.session import build_session
+from dataplatform.sql.result import SqlError
 from dptools.demo.smoke import run_smoke
 from dptools.functions import function_sender
 from dptools.local.paths import project_root
-from dptools.local.stack import LocalStack
+from dptools.local.stack import TRINO, LocalStack
 from dptools.local.streaming_process import LocalStream
+from dptools.local.trino_client import trino_query
 from dptools.samples.clickstream import produce_events
 from dptools.samples.rds_export import TABLES, ExportNotCataloged, generate_tpch, land_rds_export
 
@@ -115,6 +117,33 @@ def streaming(stack: LocalStack, settings: Settings, report: Reporter) -> None:
     report.ok(f"streaming job landed every event: {counts}")
 
 
+SQL_EXAMPLES = {
+    "orders as each RDS export had them (time travel by export tag)": (
+        "SELECT '2026-11-01' AS export, count(*) AS orders FROM raw.tpch__public__orders "
+        "FOR VERSION AS OF 'export-2026-11-01' UNION ALL "
+        "SELECT '2026-11-02', count(*) FROM raw.tpch__public__orders FOR VERSION AS OF 'export-2026-11-02' "
+        "ORDER BY 1"
+    ),
+    "clickstream events by type (the stream's typed table)": (
+        "SELECT event_type, count(*) AS events FROM raw.events__clickstream__typed GROUP BY 1 ORDER BY 2 DESC"
+    ),
+}
+
+
+def sql(stack: LocalStack, report: Reporter) -> None:
+    """Two example queries through the stack's Trino, the local stand-in for Athena (`dp sql`)."""
+    url = stack.start_trino(report.progress)
+    for title, query in SQL_EXAMPLES.items():
+        report.progress(f"dp sql: {title}")
+        try:
+            result = trino_query(url, query)
+        except SqlError as exc:
+            raise DemoError(f"{exc}; see {stack.parts[TRINO].log_file}") from exc
+        report.ok(f"{title}: {' | '.join(result.columns)}")
+        for row in result.rows:
+            report.info(" | ".join(str(v) for v in row))
+
+
 def run_demo(stack: LocalStack, report: Reporter) -> Settings:
     """Stack up, then every flow in order; returns the stack's settings for the where-to-look summary."""
     settings = stack.up(progress=report.progress)
@@ -122,4 +151,5 @@ def run_demo(stack: LocalStack, report: Reporter) -> Settings:
     rds_exports(stack, settings, report)
     api_ingest(settings, report)
     streaming(stack, settings, report)
+    sql(stack, report)
     return settings
