@@ -21,6 +21,7 @@ def test_every_command_group_is_wired() -> None:
         "sample",
         "export",
         "transform",
+        "sql",
     }
 
 
