@@ -24,7 +24,9 @@ def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -
         assert "export tpch-2026-11-02 cataloged" in demo.stdout
         assert "raw.reviews__reviews: committed, 50000 records landed" in demo.stdout
         assert "where to look" in demo.stdout
-        assert "orders as each RDS export had them (time travel by export tag): export | orders" in demo.stdout
+        assert (
+            "orders as each RDS export had them (time travel by export tag): export | orders" in demo.stdout
+        )
         assert "clickstream events by type (the stream's typed table): event_type | events" in demo.stdout
         pids = [p.pid for p in stack.status() if p.pid]
         assert len(pids) == 6  # aws, kafka, api, dispatcher, warehouse, and Trino for the queries
