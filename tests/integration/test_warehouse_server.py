@@ -28,7 +28,12 @@ def test_the_server_answers_stops_with_a_client_connected_and_keeps_its_data(tmp
     try:
         part.wait_healthy(server.is_healthy, 60)
         server.converge("s3cret-pw")
-        tcp: dict[str, Any] = {"host": "127.0.0.1", "port": port, "user": "dp_admin", "dbname": warehouse_server.DATABASE}
+        tcp: dict[str, Any] = {
+            "host": "127.0.0.1",
+            "port": port,
+            "user": "dp_admin",
+            "dbname": warehouse_server.DATABASE,
+        }
         client = psycopg.connect(**tcp, password="s3cret-pw", autocommit=True)
         client.execute("CREATE TABLE kept (x int)")
         client.execute("INSERT INTO kept VALUES (1), (2)")

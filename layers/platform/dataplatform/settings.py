@@ -50,6 +50,7 @@ DP_WAREHOUSE_WORKGROUP = "DP_WAREHOUSE_WORKGROUP"
 DP_WAREHOUSE_CLUSTER = "DP_WAREHOUSE_CLUSTER"
 DP_WAREHOUSE_DATABASE = "DP_WAREHOUSE_DATABASE"
 DP_WAREHOUSE_COPY_ROLE_ARN = "DP_WAREHOUSE_COPY_ROLE_ARN"
+DP_WAREHOUSE_SPECTRUM_ROLE_ARN = "DP_WAREHOUSE_SPECTRUM_ROLE_ARN"
 # Variables a source definition may name as `${DP_SOURCE_...}` (its base URL, per stage).
 SOURCE_ENV_PREFIX = "DP_SOURCE_"
 
@@ -109,6 +110,7 @@ class Settings:
     warehouse_cluster: str | None = None
     warehouse_database: str = "warehouse"
     warehouse_copy_role_arn: str | None = None
+    warehouse_spectrum_role_arn: str | None = None
     kafka_options: Mapping[str, str] = field(default_factory=dict)
     source_env: Mapping[str, str] = field(default_factory=dict)
 
@@ -213,6 +215,7 @@ def load_settings(env: Mapping[str, str] | None = None, **explicit: Any) -> Sett
         warehouse_cluster=env.get(DP_WAREHOUSE_CLUSTER),
         warehouse_database=env.get(DP_WAREHOUSE_DATABASE) or "warehouse",
         warehouse_copy_role_arn=env.get(DP_WAREHOUSE_COPY_ROLE_ARN),
+        warehouse_spectrum_role_arn=env.get(DP_WAREHOUSE_SPECTRUM_ROLE_ARN),
         kafka_options=_json_object(env.get(DP_KAFKA_OPTIONS), DP_KAFKA_OPTIONS),
         source_env={k: v for k, v in env.items() if k.startswith(SOURCE_ENV_PREFIX)},
     )
@@ -253,6 +256,7 @@ def settings_env(settings: Settings) -> dict[str, str]:
         DP_WAREHOUSE_CLUSTER: settings.warehouse_cluster,
         DP_WAREHOUSE_DATABASE: settings.warehouse_database,
         DP_WAREHOUSE_COPY_ROLE_ARN: settings.warehouse_copy_role_arn,
+        DP_WAREHOUSE_SPECTRUM_ROLE_ARN: settings.warehouse_spectrum_role_arn,
         DP_KAFKA_OPTIONS: json.dumps(dict(settings.kafka_options)) if settings.kafka_options else None,
     }
     env.update({k: v for k, v in optional.items() if v})

@@ -17,6 +17,7 @@ import requests
 
 from dataplatform.aws import client
 from dataplatform.settings import Profile, Settings, settings_env
+from dataplatform.warehouse.service import prepare as prepare_warehouse
 from dptools.local import aws_server, sample_api, warehouse_server
 from dptools.local.deployment import LocalDeployment
 from dptools.local.emr_serverless_jobs import write_job_env
@@ -232,6 +233,8 @@ class LocalStack:
             part.start(server.command())
             part.wait_healthy(server.is_healthy, START_TIMEOUT_S[WAREHOUSE])
         server.converge(admin["password"])
+        for migration in prepare_warehouse(settings):
+            progress(f"warehouse migration {migration.path.name} applied")
 
     def _start_dispatcher(self, settings: Settings, schedules: bool, progress: Progress) -> None:
         part = self.parts[DISPATCHER]
