@@ -24,7 +24,7 @@ def csv_text(result: QueryResult) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(result.columns)
-    writer.writerows(["" if v is None else v for v in row] for row in result.rows)
+    writer.writerows(["" if v is None else _text(v) for v in row] for row in result.rows)
     return buffer.getvalue()
 
 
