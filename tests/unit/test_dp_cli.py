@@ -22,6 +22,7 @@ def test_every_command_group_is_wired() -> None:
         "export",
         "transform",
         "sql",
+        "warehouse",
     }
 
 

@@ -26,6 +26,7 @@ from dptools.cli.transforms import redrive_input
 from dptools.executions import history
 from dptools.local import stepfunctions
 from dptools.local.emr_serverless_jobs import START_JOB_RUN_SYNC
+from dptools.local.lambda_tasks import LAMBDA_INVOKE
 from dptools.local.state_machines import substitute
 from dptools.local.stepfunctions import TaskCall, TaskFailed
 from dptools.sam.template import load_template
@@ -114,6 +115,7 @@ def aws(mocked_aws: Settings) -> dict[str, Any]:
             "StateTable": "state",
             "PlatformBus": "platform",
             "FailureTopic": topic,
+            "WarehouseLoadFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:warehouse-load",
         },
     )
     sfn = client("stepfunctions", mocked_aws)
@@ -137,8 +139,11 @@ def jobs() -> Iterator[Callable[[Callable[[TaskCall], Any]], list[TaskCall]]]:
         stepfunctions.register(START_JOB_RUN_SYNC, recording)
         return calls
 
+    # The warehouse load after Publish: the loader's own tests are tests/integration/test_warehouse_*.
+    stepfunctions.register(LAMBDA_INVOKE, lambda call: {"StatusCode": 200, "Payload": {}})
     yield bind
     stepfunctions.unregister(START_JOB_RUN_SYNC)
+    stepfunctions.unregister(LAMBDA_INVOKE)
 
 
 def job_run(call: TaskCall) -> dict[str, Any]:

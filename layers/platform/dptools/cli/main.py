@@ -19,6 +19,7 @@ from dptools.cli import (
     stack,
     streaming,
     transforms,
+    warehouse,
 )
 from dptools.cli.console import BAD_INPUT, err
 
@@ -40,6 +41,7 @@ app.add_typer(streaming.app, name="streaming")
 app.add_typer(sample.app, name="sample")
 app.add_typer(snapshot_export.app, name="export")
 app.add_typer(transforms.app, name="transform")
+app.add_typer(warehouse.app, name="warehouse")
 app.command("invoke")(invoke.invoke)
 app.command("sql")(sql.sql_command)
 app.command("smoke")(demo.smoke_command)

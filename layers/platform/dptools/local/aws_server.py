@@ -24,6 +24,7 @@ from dataplatform.settings import Profile, Settings
 from dptools.local import moto_fidelity, stepfunctions
 from dptools.local.batch_jobs import SUBMIT_JOB_SYNC, LocalBatchJobs
 from dptools.local.emr_serverless_jobs import START_JOB_RUN_SYNC, LocalSparkJobs, job_env_file
+from dptools.local.lambda_tasks import LAMBDA_INVOKE, LocalLambdaInvoke
 from dptools.local.paths import project_root
 
 PERSISTED_SERVICES = ("s3", "glue", "dynamodb", "secretsmanager", "events", "stepfunctions", "rds")
@@ -83,6 +84,10 @@ def _run_state_machines(port: int, state_file: Path) -> None:
     stepfunctions.register(SUBMIT_JOB_SYNC, jobs)
     spark_jobs = LocalSparkJobs(job_env_file(state_file), state_file.parent / "spark-jobs", project_root())
     stepfunctions.register(START_JOB_RUN_SYNC, spark_jobs)
+    functions = LocalLambdaInvoke(
+        job_env_file(state_file), state_file.parent / "lambda-tasks", project_root()
+    )
+    stepfunctions.register(LAMBDA_INVOKE, functions)
 
 
 def serve(port: int, state_file: Path) -> None:
