@@ -23,6 +23,9 @@ WINDOW_END = "dp.window-end"
 # (`dp.processed.raw.tpch__public__customer`), and the run that wrote it.
 SOURCE_SNAPSHOT_PREFIX = "dp.processed."
 TRANSFORM_RUN = "dp.transform-run"
+# How many rows a transform MERGE deleted: a reader of its changes skips the search for deleted keys
+# when every commit since it last read recorded none.
+DELETED_ROWS = "dp.deleted-rows"
 
 
 def source_snapshot_key(source_table: str) -> str:

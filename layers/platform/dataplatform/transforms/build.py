@@ -19,9 +19,10 @@ from dataplatform.iceberg.summary import SNAPSHOT_TIME
 from dataplatform.spark.session import CATALOG
 from dataplatform.transforms import aggregates, model, quality
 from dataplatform.transforms.contract import CONTRACT, create_table_sql
-from dataplatform.transforms.lake import Lake
+from dataplatform.transforms.entities import STAGING
+from dataplatform.transforms.lake import MERGE_ON_READ, Lake
 from dataplatform.transforms.report import TableReport
-from dataplatform.transforms.staging import DELETE, OP, UPSERT
+from dataplatform.transforms.staging import DELETE, OP, SNAPSHOT_TIME_COLUMN, UPSERT
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -51,14 +52,36 @@ def _inputs(lake: Lake, target: str, sources: Sequence[str], full_refresh: bool)
     return Inputs({s: h for s, h in heads.items() if h is not None}, processed)
 
 
+EXPORT_STAGING = frozenset(e.table for e in STAGING.values() if e.kind == "rds_export")
+
+
 def changes(lake: Lake, table: str, after: int | None, until: int, keys: Sequence[str]) -> DataFrame:
     """The rows of a staging table that changed after snapshot `after`, with `_op` U or D; every row
     (as U) when the target has processed nothing of it."""
     if after is None:
         return lake.read(table, until).withColumn(OP, F.lit(UPSERT))
+    if table in EXPORT_STAGING:
+        return _export_changes(lake, table, after, until, keys)
     log = lake.changes_since(table, after, until, keys).where("_change_type != 'UPDATE_BEFORE'")
     op = F.when(F.col("_change_type") == "DELETE", F.lit(DELETE)).otherwise(F.lit(UPSERT))
     return log.withColumn(OP, op).drop("_change_type", "_change_ordinal", "_commit_snapshot_id")
+
+
+def _export_changes(lake: Lake, table: str, after: int, until: int, keys: Sequence[str]) -> DataFrame:
+    """An export's staging table is merge-on-read, which Iceberg's changelog cannot scan. Staging
+    stamps every row it writes with its export's snapshot time, so the rows written since `after` are
+    those stamped later (the scan skips files by their time bounds); deleted keys are looked for,
+    between the two snapshots, only when a commit since recorded deletes."""
+    since = lake.summary(table, after).get(SNAPSHOT_TIME)
+    current = lake.read(table, until)
+    if not since:  # not staged by an export's MERGE: take every row, which the MERGE makes idempotent
+        return current.withColumn(OP, F.lit(UPSERT))
+    upserts = current.where(F.col(SNAPSHOT_TIME_COLUMN) > F.lit(since).cast("timestamp"))
+    upserts = upserts.withColumn(OP, F.lit(UPSERT))
+    if not lake.deleted_between(table, after, until):
+        return upserts
+    gone = lake.read(table, after).join(current.select(*keys), list(keys), "left_anti")
+    return upserts.unionByName(gone.withColumn(OP, F.lit(DELETE)))
 
 
 def _key_condition(keys: Sequence[str]) -> str:
@@ -99,13 +122,6 @@ def _delete_rows(keys: DataFrame, like: DataFrame) -> DataFrame:
     )
 
 
-def _create_from(lake: Lake, table: str, rows: DataFrame) -> None:
-    if not lake.exists(table):
-        rows.limit(0).writeTo(f"{CATALOG}.{table}").using("iceberg").tableProperty(
-            "format-version", "2"
-        ).create()
-
-
 QUARANTINE = "staging.transform_quarantine"
 
 
@@ -136,7 +152,7 @@ def _replace(
     if not inputs.changed:
         return TableReport(target, skipped="sources unchanged")
     rows = build()
-    _create_from(lake, target, rows)
+    lake.create(target, rows)
     commit = lake.merge(target, rows, replace_sql(keys, rows.columns), inputs.heads)
     return _report(lake, target, commit.rows_changed, commit.rows_changed, commit.bytes_written)
 
@@ -152,7 +168,7 @@ def dim_customer(lake: Lake, full: bool = False) -> TableReport:
     if not inputs.changed:
         return TableReport(target, skipped="sources unchanged")
     hash_column = T.StructType([T.StructField(model.ATTRIBUTES_HASH, T.StringType())])
-    lake.spark.sql(create_table_sql(f"{CATALOG}.{target}", "dim_customer", hash_column))
+    lake.spark.sql(create_table_sql(f"{CATALOG}.{target}", "dim_customer", hash_column, MERGE_ON_READ))
     geography_changed = any(inputs.processed[s] != inputs.heads[s] for s in sources[1:])
     after = None if geography_changed else inputs.processed["staging.customer"]
     customer = changes(lake, "staging.customer", after, inputs.heads["staging.customer"], ("c_custkey",))
@@ -200,7 +216,7 @@ def dim_date(lake: Lake, full: bool = False) -> TableReport:
     if lake.exists(target) and not full:
         return TableReport(target, skipped="calendar complete")
     rows = model.date_rows(lake.spark, *DATE_RANGE)
-    _create_from(lake, target, rows)
+    lake.create(target, rows)
     commit = lake.merge(target, rows, replace_sql(("date_key",), rows.columns), {})
     return _report(lake, target, commit.rows_changed, commit.rows_changed, commit.bytes_written)
 
@@ -214,7 +230,7 @@ def fact_sales(lake: Lake, full: bool = False) -> TableReport:
         return TableReport(target, skipped="a source has no data yet")
     if not inputs.changed:
         return TableReport(target, skipped="sources unchanged")
-    lake.spark.sql(create_table_sql(f"{CATALOG}.{target}", "fact_sales"))
+    lake.spark.sql(create_table_sql(f"{CATALOG}.{target}", "fact_sales", properties=MERGE_ON_READ))
     columns = [f.name for f in CONTRACT["fact_sales"].fields]
     lines = changes(
         lake,
@@ -273,7 +289,7 @@ def _incremental_fact(
         return TableReport(target, skipped="sources unchanged")
     changed = changes(lake, source, inputs.processed[source], inputs.heads[source], source_keys)
     built = rows(changed.where(F.col(OP) == UPSERT)).withColumn(OP, F.lit(UPSERT))
-    _create_from(lake, target, built.drop(OP))
+    lake.create(target, built.drop(OP))
     commit = lake.merge(target, built, upsert_sql(keys, [c for c in built.columns if c != OP]), inputs.heads)
     return _report(lake, target, commit.rows_changed, commit.rows_changed, commit.bytes_written)
 

@@ -3,6 +3,8 @@ one place. Jobs conform their output to it, the quality gates check it, the READ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -82,10 +84,15 @@ def violations(df: DataFrame, table: str) -> list[str]:
     return [f"{table}: expected columns {expected}, got {actual}"]
 
 
-def create_table_sql(target: str, table: str, extra: T.StructType | None = None) -> str:
+def create_table_sql(
+    target: str, table: str, extra: T.StructType | None = None, properties: Mapping[str, str] | None = None
+) -> str:
     """CREATE TABLE IF NOT EXISTS for a contract table (plus bookkeeping columns), as an Iceberg table."""
     fields = [*CONTRACT[table].fields, *(extra.fields if extra else [])]
     columns = ", ".join(
         f"{f.name} {f.dataType.simpleString()}{'' if f.nullable else ' NOT NULL'}" for f in fields
     )
-    return f"CREATE TABLE IF NOT EXISTS {target} ({columns}) USING iceberg"
+    options = ", ".join(f"'{k}' = '{v}'" for k, v in (properties or {}).items())
+    return f"CREATE TABLE IF NOT EXISTS {target} ({columns}) USING iceberg" + (
+        f" TBLPROPERTIES ({options})" if options else ""
+    )

@@ -13,17 +13,29 @@ came after: an incremental append scan for append-only sources, Iceberg's change
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dataplatform.iceberg.summary import TRANSFORM_RUN, source_snapshot_key
+from dataplatform.iceberg.summary import DELETED_ROWS, TRANSFORM_RUN, source_snapshot_key
 from dataplatform.spark.session import CATALOG
+from dataplatform.transforms.staging import DELETE, OP
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 MAIN = "main"
+COPY_ON_WRITE = {"format-version": "2"}
+# A MERGE that changes 1% of a table writes those rows and position deletes, instead of rewriting every
+# file one of them sits in (with changes spread over the keys, every file). Iceberg 1.10's changelog
+# scan refuses delete files, so a table read through `changes_since` stays copy-on-write.
+MERGE_ON_READ = {
+    **COPY_ON_WRITE,
+    "write.merge.mode": "merge-on-read",
+    "write.update.mode": "merge-on-read",
+    "write.delete.mode": "merge-on-read",
+}
 
 
 @dataclass(frozen=True)
@@ -61,17 +73,33 @@ class Lake:
         self.spark = spark
         self.run_id = run_id
         self.branch = branch_name(run_id)
+        self._known: set[str] = set()
 
-    # ------------------------------------------------------------------ refs
+    # ------------------------------------------------------------------ metadata
+    def _table(self, table: str) -> Any | None:
+        """The Iceberg table as the JVM's `org.apache.iceberg.Table`, freshly loaded; None if it does not
+        exist. Metadata comes from the table's metadata file in memory, where a query of `.refs` or
+        `.snapshots` would plan and run a Spark job (a third of a run's time, before this)."""
+        jvm = self.spark.sparkContext._jvm
+        assert jvm is not None, "table metadata needs a classic (JVM) Spark session"
+        if table not in self._known and not self.exists(table):
+            return None
+        return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
+            self.spark._jsparkSession, f"{CATALOG}.{table}"
+        )
+
     def exists(self, table: str) -> bool:
-        return bool(self.spark.catalog.tableExists(f"{CATALOG}.{table}"))
+        """Whether `table` exists; a table seen once is not asked for again (a run never drops one)."""
+        if table not in self._known and self.spark.catalog.tableExists(f"{CATALOG}.{table}"):
+            self._known.add(table)
+        return table in self._known
 
     def refs(self, table: str) -> dict[str, int]:
         """Branches and tags of `table` at their snapshots; none for a table that does not exist yet."""
-        if not self.exists(table):
+        loaded = self._table(table)
+        if loaded is None:
             return {}
-        rows = self.spark.sql(f"SELECT name, snapshot_id FROM {CATALOG}.{table}.refs").collect()
-        return {row["name"]: int(row["snapshot_id"]) for row in rows}
+        return {entry.getKey(): int(entry.getValue().snapshotId()) for entry in loaded.refs().entrySet()}
 
     def head(self, table: str, branch: str | None = None) -> int | None:
         """The snapshot at the tip of `branch` (this run's, by default), else of main."""
@@ -96,6 +124,52 @@ class Lake:
         if self.exists(table):
             self.spark.sql(f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
 
+    def _snapshots(self, table: str, snapshot_id: int) -> Iterator[Any]:
+        """`snapshot_id` and its ancestors, newest first, as JVM `Snapshot`s (expired ones end it)."""
+        loaded = self._table(table)
+        if loaded is None:
+            return
+        snapshot = loaded.snapshot(snapshot_id)
+        while snapshot is not None:
+            yield snapshot
+            parent = snapshot.parentId()
+            snapshot = loaded.snapshot(parent) if parent is not None else None
+
+    def ancestors(self, table: str, snapshot_id: int) -> list[int]:
+        """`snapshot_id` and its ancestors, newest first."""
+        return [int(s.snapshotId()) for s in self._snapshots(table, snapshot_id)]
+
+    def is_ancestor(self, table: str, snapshot_id: int, of: int) -> bool:
+        return snapshot_id in self.ancestors(table, of)
+
+    def properties(self, table: str) -> dict[str, str]:
+        loaded = self._table(table)
+        return dict(loaded.properties()) if loaded is not None else {}
+
+    def summary(self, table: str, snapshot_id: int) -> dict[str, str]:
+        return next((dict(s.summary()) for s in self._snapshots(table, snapshot_id)), {})
+
+    def processed(self, target: str, source: str) -> int | None:
+        """The snapshot of `source` that `target` (on this run's branch) has processed, from the summary
+        of the latest ancestor commit that recorded it."""
+        head = self.head(target)
+        if head is None:
+            return None
+        key = source_snapshot_key(source)
+        for snapshot in self._snapshots(target, head):
+            recorded = snapshot.summary().get(key)
+            if recorded is not None:
+                return int(recorded)
+        return None
+
+    def age_hours(self, table: str) -> float | None:
+        """How long ago the head of `table` (on this run's branch, else main) was committed."""
+        head = self.head(table)
+        committed = (
+            next((int(s.timestampMillis()) for s in self._snapshots(table, head)), None) if head else None
+        )
+        return None if committed is None else (time.time() * 1000 - committed) / 3_600_000
+
     # ------------------------------------------------------------------ reads
     def read(self, table: str, snapshot_id: int | None = None) -> DataFrame:
         """The table on this run's branch (main where the run has not branched it), or at a snapshot."""
@@ -105,33 +179,6 @@ class Lake:
         elif self.branch in self.refs(table):
             reader = reader.option("branch", self.branch)
         return reader.load(f"{CATALOG}.{table}")
-
-    def processed(self, target: str, source: str) -> int | None:
-        """The snapshot of `source` that `target` (on this run's branch) has processed, from the summary
-        of the latest ancestor commit that recorded it."""
-        head = self.head(target)
-        if head is None:
-            return None
-        key = source_snapshot_key(source)
-        recorded = {
-            int(r["snapshot_id"]): int(r["processed"])
-            for r in self.spark.sql(
-                f"SELECT snapshot_id, summary['{key}'] AS processed FROM {CATALOG}.{target}.snapshots "
-                f"WHERE summary['{key}'] IS NOT NULL"
-            ).collect()
-        }
-        for snapshot_id in self.ancestors(target, head):  # newest first
-            if snapshot_id in recorded:
-                return recorded[snapshot_id]
-        return None
-
-    def ancestors(self, table: str, snapshot_id: int) -> list[int]:
-        """`snapshot_id` and its ancestors, newest first."""
-        rows = self.spark.sql(f"CALL {CATALOG}.system.ancestors_of('{table}', {snapshot_id})").collect()
-        return [int(r["snapshot_id"]) for r in rows]
-
-    def is_ancestor(self, table: str, snapshot_id: int, of: int) -> bool:
-        return snapshot_id in self.ancestors(table, of)
 
     def appended_since(self, table: str, after: int | None, until: int) -> DataFrame:
         """Rows appended to an append-only table after snapshot `after` up to `until`; all of it at
@@ -174,7 +221,8 @@ class Lake:
         before = self.head(target)
         source = source.cache()
         try:
-            rows = source.count()
+            counts = self._counts_by_op(source)
+            rows = sum(counts.values())
             source.createOrReplaceTempView("source")
             branch = f"{CATALOG}.{target}.branch_{self.branch}"
             statement = (
@@ -185,6 +233,7 @@ class Lake:
             properties = {
                 **(extra or {}),
                 TRANSFORM_RUN: self.run_id,
+                DELETED_ROWS: str(counts.get(DELETE, 0)),
                 **{source_snapshot_key(k): str(v) for k, v in processed.items()},
             }
             self._with_commit_properties(properties, lambda: self.spark.sql(statement))
@@ -192,6 +241,13 @@ class Lake:
             source.unpersist()
         after = self.head(target)
         return Commit(target, after, rows, self._bytes_written(target, before, after))
+
+    @staticmethod
+    def _counts_by_op(source: DataFrame) -> dict[str, int]:
+        """Rows of the (cached) merge source by `_op`, in one pass; all upserts without the column."""
+        if OP not in source.columns:
+            return {"U": source.count()}
+        return {row[OP]: int(row["count"]) for row in source.groupBy(OP).count().collect()}
 
     def _with_commit_properties(self, properties: Mapping[str, str], run: Callable[[], Any]) -> None:
         jvm = self.spark.sparkContext._jvm
@@ -204,16 +260,23 @@ class Lake:
             java_properties, _Callable(run), failure
         )
 
-    def age_hours(self, table: str) -> float | None:
-        """How long ago the head of `table` (on this run's branch, else main) was committed."""
-        head = self.head(table)
-        if head is None:
-            return None
-        rows = self.spark.sql(
-            f"SELECT (unix_millis(current_timestamp()) - unix_millis(committed_at)) / 3600000.0 AS hours "
-            f"FROM {CATALOG}.{table}.snapshots WHERE snapshot_id = {head}"
-        ).collect()
-        return float(rows[0]["hours"]) if rows else None
+    def create(self, table: str, like: DataFrame, properties: Mapping[str, str] = MERGE_ON_READ) -> None:
+        """`table` with the columns of `like` (and no rows), unless it exists."""
+        if not self.exists(table):
+            writer = like.limit(0).writeTo(f"{CATALOG}.{table}").using("iceberg")
+            for key, value in properties.items():
+                writer = writer.tableProperty(key, value)
+            writer.create()
+
+    def deleted_between(self, table: str, after: int, until: int) -> bool:
+        """Whether any commit after snapshot `after` up to `until` may have deleted rows: yes when one
+        recorded deletes, or recorded nothing (not a transform MERGE), or `after` is not an ancestor."""
+        for snapshot in self._snapshots(table, until):
+            if int(snapshot.snapshotId()) == after:
+                return False
+            if snapshot.summary().get(DELETED_ROWS, "unknown") != "0":
+                return True
+        return True
 
     def append(self, table: str, rows: DataFrame) -> None:
         """Append to main directly (for records that must outlive a failed run, like quarantine)."""
@@ -221,12 +284,6 @@ class Lake:
             rows.writeTo(f"{CATALOG}.{table}").append()
         else:
             rows.writeTo(f"{CATALOG}.{table}").using("iceberg").tableProperty("format-version", "2").create()
-
-    def summary(self, table: str, snapshot_id: int) -> dict[str, str]:
-        rows = self.spark.sql(
-            f"SELECT summary FROM {CATALOG}.{table}.snapshots WHERE snapshot_id = {snapshot_id}"
-        ).collect()
-        return dict(rows[0]["summary"]) if rows else {}
 
     def _bytes_written(self, table: str, before: int | None, after: int | None) -> int:
         if after is None or after == before:

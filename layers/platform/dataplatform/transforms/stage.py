@@ -7,19 +7,17 @@ was appended since the snapshot staging last processed is read.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pyspark.sql import functions as F
 
 from dataplatform.iceberg.summary import SNAPSHOT_TIME
 from dataplatform.snapshot_catalog import ORIGINAL_TYPE
-from dataplatform.spark.session import CATALOG
 from dataplatform.transforms.entities import StagingEntity
-from dataplatform.transforms.lake import MAIN, Lake
+from dataplatform.transforms.lake import COPY_ON_WRITE, MAIN, Lake
 from dataplatform.transforms.report import TableReport
 from dataplatform.transforms.staging import (
     DELETE,
     OP,
+    SNAPSHOT_TIME_COLUMN,
     UPSERT,
     cast_to_original_types,
     changed_rows,
@@ -28,26 +26,16 @@ from dataplatform.transforms.staging import (
     with_row_hash,
 )
 
-if TYPE_CHECKING:
-    from pyspark.sql import DataFrame
-
-SNAPSHOT_TIME_COLUMN = "_snapshot_time"
-
 
 def _on(keys: tuple[str, ...]) -> str:
     return " AND ".join(f"t.{k} = s.{k}" for k in keys)
 
 
-def _ensure_table(lake: Lake, table: str, rows: DataFrame) -> None:
-    if not lake.exists(table):
-        rows.limit(0).writeTo(f"{CATALOG}.{table}").using("iceberg").tableProperty(
-            "format-version", "2"
-        ).create()
-
-
 def _original_types(lake: Lake, raw: str) -> dict[str, str]:
-    rows = lake.spark.sql(f"SHOW TBLPROPERTIES {CATALOG}.{raw}").collect()
-    return {r["key"][len(ORIGINAL_TYPE) :]: r["value"] for r in rows if r["key"].startswith(ORIGINAL_TYPE)}
+    properties = lake.properties(raw)
+    return {
+        key[len(ORIGINAL_TYPE) :]: value for key, value in properties.items() if key.startswith(ORIGINAL_TYPE)
+    }
 
 
 def stage(lake: Lake, entity: StagingEntity, full_refresh: bool = False) -> TableReport:
@@ -72,7 +60,7 @@ def _stage_export(lake: Lake, entity: StagingEntity, head: int, full_refresh: bo
         .transform(lambda df: with_row_hash(df, entity.keys))
         .withColumn(SNAPSHOT_TIME_COLUMN, F.lit(snapshot_time).cast("timestamp"))
     )
-    _ensure_table(lake, entity.table, typed)
+    lake.create(entity.table, typed)
     current = lake.read(entity.table)
     if full_refresh:
         current = current.limit(0)
@@ -106,7 +94,7 @@ def _stage_appended(lake: Lake, entity: StagingEntity, processed: int | None, he
         merge = (
             "MERGE INTO {target} t USING source s ON " + _on(entity.keys) + " WHEN NOT MATCHED THEN INSERT *"
         )
-    _ensure_table(lake, entity.table, rows)
+    lake.create(entity.table, rows, COPY_ON_WRITE)  # read by the changelog
     rows_read = appended.count()
     commit = lake.merge(entity.table, rows, merge, {entity.raw: head})
     return TableReport(entity.table, rows_read, commit.rows_changed, commit.bytes_written, commit.snapshot_id)

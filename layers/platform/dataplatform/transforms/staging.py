@@ -18,6 +18,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 ROW_HASH, OP = "_row_hash", "_op"
+# When an export staged the row as it is now: what a reader of the staging changes filters on.
+SNAPSHOT_TIME_COLUMN = "_snapshot_time"
 UPSERT, DELETE = "U", "D"
 
 _NUMERIC = re.compile(r"^(?:numeric|decimal)\((\d+),\s*(\d+)\)$")
