@@ -30,7 +30,7 @@ def warehouse_for(settings: Settings) -> Warehouse:
         settings.warehouse_database,
         secret,
         settings.require("warehouse_copy_role_arn"),
-        workgroup=settings.warehouse_workgroup,
+        workgroup=None if settings.warehouse_cluster else settings.warehouse_workgroup,
         cluster=settings.warehouse_cluster,
     )
 

@@ -109,7 +109,10 @@ def load_table(
     if is_loaded(warehouse, batch_id):
         return TableLoad(table, batch_id, head.snapshot_id, skipped=f"batch {batch_id} already loaded")
     columns = loaded_columns(table, iceberg.schema().as_arrow(), warehouse_columns(warehouse, table))
+    started = time.perf_counter()
     increment = read_increment(iceberg, previous, keys)
+    logger.debug("%.2fs read the increment of %s", time.perf_counter() - started, identifier)
+    started = time.perf_counter()
     assert increment is not None and increment.head == head.snapshot_id
     prefix = f"{LOAD_PREFIX}/{table}/{batch_id}"
     batch = Batch(
@@ -127,6 +130,7 @@ def load_table(
         rows_deleted=increment.deleted_keys.num_rows,
         replace=increment.replace,
     )
+    logger.debug("%.2fs wrote the Parquet files and manifests", time.perf_counter() - started)
     statements = load_statements(batch)
 
     def run(attempt: int) -> None:

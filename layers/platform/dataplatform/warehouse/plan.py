@@ -49,13 +49,16 @@ def load_statements(batch: Batch) -> list[Statement]:
     plan: list[Statement] = [f"CREATE TEMP TABLE {stage} (LIKE {batch.target})"]
     if batch.upserts_manifest:
         plan.append(CopyFromManifest(stage, batch.columns, batch.upserts_manifest))
-    plan.append(
-        f"CREATE TEMP TABLE {dedup} AS SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER "
-        f"(PARTITION BY {keys} ORDER BY {keys}) AS dp_row FROM {stage}) AS s "
-        f"WHERE dp_row = 1 AND {batch.not_loaded}"
+    deduplicated = (
+        f"SELECT {cols} FROM (SELECT {cols}, ROW_NUMBER() OVER (PARTITION BY {keys} ORDER BY {keys}) "
+        f"AS dp_row FROM {stage}) AS s WHERE dp_row = 1 AND {batch.not_loaded}"
     )
-    if batch.replace:
+    if batch.replace:  # the whole table: empty the target and insert, no MERGE needed
         plan.append(f"DELETE FROM {batch.target} WHERE {batch.not_loaded}")
+        plan.append(f"INSERT INTO {batch.target} ({cols}) {deduplicated}")
+        plan.append(_audit(batch))
+        return plan
+    plan.append(f"CREATE TEMP TABLE {dedup} AS {deduplicated}")
     if batch.deletes_manifest:
         plan.append(f"CREATE TEMP TABLE {deleted} AS SELECT {keys} FROM {batch.target} WHERE 1 = 0")
         plan.append(CopyFromManifest(deleted, batch.keys, batch.deletes_manifest))
@@ -69,10 +72,14 @@ def load_statements(batch: Batch) -> list[Statement]:
         f"MERGE INTO {batch.target} USING {dedup} AS s ON {_on(batch.keys, batch.target, 's')} "
         f"{matched}WHEN NOT MATCHED THEN INSERT ({cols}) VALUES ({', '.join(f's.{c}' for c in batch.columns)})"
     )
-    plan.append(
+    plan.append(_audit(batch))
+    return plan
+
+
+def _audit(batch: Batch) -> str:
+    return (
         f"INSERT INTO {AUDIT_TABLE} (batch_id, table_name, previous_snapshot_id, source_snapshot_id, "
         f"rows_staged, rows_deleted) SELECT {literal(batch.batch_id)}, {literal(batch.table)}, "
         f"{literal(batch.previous_snapshot_id)}, {batch.source_snapshot_id}, {batch.rows_staged}, "
         f"{batch.rows_deleted} WHERE {batch.not_loaded}"
     )
-    return plan

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import io
 import json
+import logging
+import re
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +29,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 _COPY_CHUNK_ROWS = 100_000
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -89,10 +93,12 @@ class PostgresWarehouse:
         try:
             with conn.transaction():
                 for statement in statements:
+                    started = time.perf_counter()
                     if isinstance(statement, CopyFromManifest):
                         self._copy(conn, statement)
                     else:
                         conn.execute(to_dialect(statement, self.dialect))
+                    logger.debug("%.2fs %s", time.perf_counter() - started, _redacted(statement))
         except psycopg.errors.SerializationFailure as error:
             raise SerializationConflictError(f"transaction {token}: {str(error).splitlines()[0]}") from None
         except psycopg.Error as error:
@@ -114,6 +120,11 @@ class PostgresWarehouse:
                     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
                     pa_csv.write_csv(batch, buffer, options)
                     sink.write(buffer.getbuffer())
+
+
+def _redacted(statement: Statement) -> str:
+    """A statement for the log: its start, never a password."""
+    return re.sub(r"PASSWORD\s+'[^']*'", "PASSWORD '***'", str(statement), flags=re.IGNORECASE)[:120]
 
 
 def _split(url: str) -> tuple[str, str]:

@@ -114,6 +114,10 @@ class WarehouseServer:
             "unix_socket_directories": str(self.socket_dir),
             "logging_collector": "off",
             "max_connections": "50",
+            # Room for a load's staging sort and bulk insert on a laptop, without checkpoints mid-load.
+            "work_mem": "64MB",
+            "maintenance_work_mem": "256MB",
+            "max_wal_size": "4GB",
         }
         args = [arg for key, value in settings.items() for arg in ("-c", f"{key}={value}")]
         return [*self._as_server_user(), str(_binaries() / "postgres"), "-D", str(self.data_dir), *args]
