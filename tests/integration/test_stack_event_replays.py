@@ -65,6 +65,7 @@ def test_the_sample_events_cover_every_function_folder() -> None:
         "snapshot_catalog",
         "snapshot_export",
         "streaming_supervisor",
+        "warehouse_load",
     }
 
 
