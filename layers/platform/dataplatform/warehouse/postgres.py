@@ -109,10 +109,14 @@ class PostgresWarehouse:
     def _copy(self, conn: Any, copy: CopyFromManifest) -> None:
         import pyarrow.csv as pa_csv
         import pyarrow.parquet as pq
+        from psycopg.copy import QueuedLibpqWriter
 
         entries = _manifest_entries(self.s3, copy.manifest_url)
         columns = ", ".join(copy.columns)
-        with conn.cursor().copy(f"COPY {copy.table} ({columns}) FROM STDIN WITH (FORMAT csv)") as sink:
+        cursor = conn.cursor()
+        # Queued: the server parses one chunk while this process reads and renders the next.
+        sql = f"COPY {copy.table} ({columns}) FROM STDIN WITH (FORMAT csv)"
+        with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as sink:
             for url in entries:
                 table = pq.read_table(io.BytesIO(_get(self.s3, url)), columns=list(copy.columns))
                 for batch in table.to_batches(_COPY_CHUNK_ROWS):
