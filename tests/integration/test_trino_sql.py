@@ -201,6 +201,15 @@ def test_dp_sql_prints_a_table_csv_json_and_the_zones(
         {"n_nationkey": 1, "n_name": "ARGENTINA"},
     ]
 
+    (join,) = [
+        line for line in (ROOT / "README.md").read_text().splitlines() if "JOIN staging.region" in line
+    ]
+    code, text = dp(local_stack, "sql", "--format", "csv", join.split('"')[1])
+    assert (code, text.splitlines()[1:]) == (
+        0,
+        [f"{r},5" for r in ("AFRICA", "AMERICA", "ASIA", "EUROPE", "MIDDLE EAST")],
+    )
+
     code, text = dp(local_stack, "sql", "--tables", "--format", "csv")
     assert code == 0
     listed = set(text.splitlines()[1:])
