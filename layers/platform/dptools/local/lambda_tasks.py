@@ -40,7 +40,8 @@ class LocalLambdaInvoke:
         invocation = uuid.uuid4().hex[:12]
         event, log = self.log_dir / f"{invocation}.json", self.log_dir / f"{invocation}.log"
         event.write_text(json.dumps(call.parameters.get("Payload", {})))
-        argv = [sys.executable, "-m", "dptools.cli.main", "invoke", logical_id, "-e", str(event)]
+        argv = [sys.executable, "-c", "from dptools.cli.main import main; main()"]
+        argv += ["invoke", logical_id, "-e", str(event)]
         argv += ["--endpoint-url", env["AWS_ENDPOINT_URL"]]
         code = run_task_process(argv, env, log, self.root, call.is_cancelled)
         lines = log.read_text(errors="replace").strip().splitlines()
@@ -49,4 +50,6 @@ class LocalLambdaInvoke:
                 (ln.split(":")[0].split(".")[-1] for ln in reversed(lines) if "Error" in ln), "Unhandled"
             )
             raise TaskFailed(error, "\n".join(lines[-5:]) + f"\n(log: {log})")
-        return {"StatusCode": 200, "Payload": json.loads(lines[-1]) if lines else None}
+        if not lines:
+            raise TaskFailed("Lambda.Unknown", f"{logical_id} returned nothing (log: {log})")
+        return {"StatusCode": 200, "Payload": json.loads(lines[-1])}
