@@ -1,7 +1,9 @@
-"""`dp stack up|down|status`: the local AWS, the Kafka broker, the sample API and the event dispatcher.
+"""`dp stack up|down|status`: the local AWS, the Kafka broker, the sample API, the warehouse
+(PostgreSQL) and the event dispatcher.
 
 Ports are picked free on 127.0.0.1 and kept in `stack.json`, which is also how other processes find the
-stack. State that must outlive `down` lives beside it: the moto pickle and Kafka's log dir.
+stack. State that must outlive `down` lives beside it: the moto pickle, Kafka's log dir and the
+warehouse's data folder.
 """
 
 from __future__ import annotations
