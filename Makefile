@@ -10,6 +10,7 @@ PYTHON ?= python3
 UV_VERSION := 0.13.8
 SAM_VERSION := 1.170.0
 CHECKOV_VERSION := 3.3.30
+ASL_VALIDATOR_VERSION := 4.0.0
 STAGE ?= dev
 # The Lambda runtime (template.yaml Globals) and the interpreter `sam build` needs for it.
 LAMBDA_PYTHON := 3.13
@@ -20,6 +21,7 @@ UV := $(BOOT)/bin/uv
 VENV := .venv
 SAM_VENV := $(LOCAL)/venvs/sam
 CHECKOV_VENV := $(LOCAL)/venvs/checkov
+NODE_TOOLS := $(LOCAL)/node
 JARS := $(LOCAL)/jars
 # Trino (the local stand-in for Athena): Maven Central serves 476 here, not later; it runs on Java 25.
 TRINO_VERSION := 476
@@ -46,7 +48,7 @@ prereqs: ## Check Python 3.11+, JDK 17 and Maven, with a one-line hint for what 
 	  || { echo "missing prerequisite: JDK 17 as 'java' on PATH (apt-get install openjdk-17-jdk-headless)"; exit 1; }
 	@command -v mvn >/dev/null || { echo "missing prerequisite: Maven as 'mvn' (apt-get install maven)"; exit 1; }
 
-setup: prereqs $(VENV)/.stamp $(JARS)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(TRINO_STAMP) ## Install everything (idempotent)
+setup: prereqs $(NODE_TOOLS)/.stamp $(VENV)/.stamp $(JARS)/.stamp $(SAM_VENV)/.stamp $(CHECKOV_VENV)/.stamp $(TRINO_STAMP) ## Install everything (idempotent)
 
 $(UV):
 	@echo "==> bootstrapping uv $(UV_VERSION)"
@@ -96,13 +98,20 @@ $(CHECKOV_VENV)/.stamp: | $(UV)
 	@$(UV) pip install --quiet --python $(CHECKOV_VENV)/bin/python checkov==$(CHECKOV_VERSION)
 	@touch $@
 
+$(NODE_TOOLS)/.stamp:
+	@command -v npm >/dev/null || { echo "missing prerequisite: npm, for the asl-validator (apt-get install npm)"; exit 1; }
+	@echo "==> asl-validator $(ASL_VALIDATOR_VERSION) (npm) into $(NODE_TOOLS)"
+	@npm install --silent --no-audit --no-fund --prefix $(NODE_TOOLS) asl-validator@$(ASL_VALIDATOR_VERSION)
+	@touch $@
+
 demo: setup ## Run the platform locally: stack up, the demo flows, and where to look
 	@$(DP) demo
 
-lint: setup ## ruff, ruff format, mypy, cfn-lint, sam validate --lint, checkov
+lint: setup ## ruff, ruff format, mypy, asl-validator, cfn-lint, sam validate --lint, checkov
 	@echo "==> ruff"; $(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
 	@echo "==> import-linter"; $(VENV)/bin/lint-imports --no-cache
 	@echo "==> mypy"; $(VENV)/bin/mypy layers/platform tests $(wildcard functions/*/*.py jobs/*.py streaming/*.py bench/*.py)
+	@echo "==> asl-validator"; $(NODE_TOOLS)/node_modules/.bin/asl-validator $(foreach f,$(wildcard statemachines/*.asl.json),--json-path $(f))
 	@echo "==> cfn-lint"; $(VENV)/bin/cfn-lint template.yaml
 	@echo "==> sam validate --lint"; $(SAM_VENV)/bin/sam validate --lint --region us-east-1 --template template.yaml
 	@echo "==> checkov"; $(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework cloudformation -f template.yaml
