@@ -19,15 +19,13 @@ from typing import TypeVar
 
 import duckdb
 
-from dataplatform.aws import client
-from dataplatform.settings import Settings
 from dataplatform.spark.session import build_session
 from dataplatform.transforms.entities import STAGING
 from dataplatform.transforms.report import StepReport
 from dataplatform.transforms.steps import run_step
 from dptools.local.paths import LocalPaths
 from dptools.local.stack import LocalStack
-from dptools.samples.rds_export import EXPORT_PREFIX, generate_tpch, land_rds_export
+from dptools.samples.rds_export import download_export, generate_tpch, land_rds_export
 
 TPCH = ("region", "nation", "customer", "supplier", "part", "orders", "lineitem")
 MODEL = ["dim_customer", "dim_supplier", "dim_part", "dim_date", "fact_sales"]
@@ -76,22 +74,6 @@ def totals(reports: list[StepReport]) -> tuple[int, int, int]:
         sum(t.rows_changed for t in tables),
         sum(t.bytes_written for t in tables),
     )
-
-
-def download_export(settings: Settings, export_id: str, into: Path) -> Path:
-    """The export's Parquet files, one folder per table, for DuckDB (not timed)."""
-    s3, bucket = client("s3", settings), settings.require("raw_bucket")
-    for page in s3.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=f"{EXPORT_PREFIX}/{export_id}/"
-    ):
-        for item in page.get("Contents", []):
-            key = item["Key"]
-            if key.endswith(".parquet"):
-                table = key.split("/")[3].split(".", 1)[1]  # exports/<id>/<db>/<schema>.<table>/...
-                target = into / table / key.replace("/", "_")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                s3.download_file(bucket, key, str(target))
-    return into
 
 
 def main() -> None:

@@ -269,3 +269,20 @@ def land_rds_export(
             raise ExportNotCataloged(f"export {export.export_id} was not cataloged in {timeout_s:.0f}s")
         sleep(0.25)
     return export
+
+
+def download_export(settings: Settings, export_id: str, into: Path) -> Path:
+    """An export's Parquet files from the raw bucket, one folder per table under `into` (for an engine
+    that reads the files as RDS wrote them, like DuckDB)."""
+    s3, bucket = client("s3", settings), settings.require("raw_bucket")
+    for page in s3.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{EXPORT_PREFIX}/{export_id}/"
+    ):
+        for item in page.get("Contents", []):
+            key = item["Key"]
+            if key.endswith(".parquet"):
+                table = key.split("/")[3].split(".", 1)[1]  # exports/<id>/<db>/<schema>.<table>/...
+                target = into / table / key.replace("/", "_")
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(target))
+    return into
