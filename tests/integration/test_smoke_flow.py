@@ -24,6 +24,7 @@ def test_every_part_of_the_stack_is_running(local_stack: LocalStack) -> None:
         "kafka": "running",
         "api": "running",
         "dispatcher": "running",
+        "warehouse": "running",
     }
 
 
