@@ -104,6 +104,7 @@ def aws(mocked_aws: Settings) -> dict[str, Any]:
         mocked_aws.with_overrides(event_bus="platform"), "seen", {"source": ["dataplatform.transforms"]}
     )
     topic = client("sns", mocked_aws).create_topic(Name="failures")["TopicArn"]
+    batch_queue = client("sqs", mocked_aws).create_queue(QueueName="transform-batch")["QueueUrl"]
     definition = substitute(
         ASL_FILE.read_text(),
         {
@@ -116,6 +117,7 @@ def aws(mocked_aws: Settings) -> dict[str, Any]:
             "PlatformBus": "platform",
             "FailureTopic": topic,
             "WarehouseLoadFunctionArn": "arn:aws:lambda:us-east-1:123456789012:function:warehouse-load",
+            "TransformBatchQueueUrl": batch_queue,
         },
     )
     sfn = client("stepfunctions", mocked_aws)
@@ -124,7 +126,14 @@ def aws(mocked_aws: Settings) -> dict[str, Any]:
         definition=definition,
         roleArn="arn:aws:iam::123456789012:role/test",
     )["stateMachineArn"]
-    return {"sfn": sfn, "arn": arn, "dynamodb": client("dynamodb", mocked_aws), "events": seen}
+    return {
+        "sfn": sfn,
+        "arn": arn,
+        "dynamodb": client("dynamodb", mocked_aws),
+        "events": seen,
+        "sqs": client("sqs", mocked_aws),
+        "batch_queue": batch_queue,
+    }
 
 
 @pytest.fixture
@@ -262,3 +271,126 @@ def test_a_redrive_finishes_the_failed_run_without_the_states_that_succeeded(
     assert "staging" not in [a[1] for a in redriven] and ["--tables", "dim_customer"] not in [
         a[4:] for a in redriven
     ]
+
+
+# ------------------------------------------------------------------ RawDataLanded, batched
+BATCH = {"batch": "raw_data_landed"}
+
+
+def queued(aws: dict[str, Any]) -> int:
+    attributes = aws["sqs"].get_queue_attributes(
+        QueueUrl=aws["batch_queue"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
+    return int(attributes["ApproximateNumberOfMessages"]) + int(
+        attributes["ApproximateNumberOfMessagesNotVisible"]
+    )
+
+
+def test_a_batch_run_with_nothing_landed_ends_at_once(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    described = execute(aws, "batch-empty", BATCH)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {
+        "run_id": "batch-empty",
+        "skipped": "nothing landed since the last run",
+    }
+    assert calls == []
+    assert "Item" not in aws["dynamodb"].get_item(TableName="state", Key=LOCK), "no lock taken"
+    assert aws["events"]() == []
+
+
+def test_a_batch_run_after_raw_data_landed_runs_and_empties_the_queue(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    for table in ("raw.reviews__reviews", "raw.reviews__products"):
+        landed = {"detail-type": "RawDataLanded", "source": "dataplatform.ingest", "detail": {"table": table}}
+        aws["sqs"].send_message(QueueUrl=aws["batch_queue"], MessageBody=json.dumps(landed))
+    described = execute(aws, "batch-landed", BATCH)
+    assert described["status"] == "SUCCEEDED", described
+    assert json.loads(described["output"]) == {"run_id": "batch-landed"}
+    assert [arguments(c)[1] for c in calls][-2:] == ["aggregates", "publish"] and len(calls) == len(JOB_TASKS)
+    assert queued(aws) == 0, "what landed is this run's"
+    (event,) = aws["events"]()
+    assert event["detail-type"] == "TransformSucceeded"
+    assert execute(aws, "batch-after", BATCH)["status"] == "SUCCEEDED"
+    assert len(calls) == len(JOB_TASKS), "the next batch run has nothing to do"
+
+
+def test_a_batch_run_while_another_run_is_active_leaves_the_queue_to_the_next(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    aws["dynamodb"].put_item(TableName="state", Item={**LOCK, "run_id": {"S": "the-active-one"}})
+    aws["sqs"].send_message(QueueUrl=aws["batch_queue"], MessageBody="{}")
+    described = execute(aws, "batch-blocked", BATCH)
+    assert json.loads(described["output"])["skipped"] == "another transform run is active"
+    assert calls == [] and queued(aws) == 1
+
+
+def test_a_run_without_batch_does_not_look_at_the_queue(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    calls = jobs(job_run)
+    aws["sqs"].send_message(QueueUrl=aws["batch_queue"], MessageBody="{}")
+    assert execute(aws, "daily", {})["status"] == "SUCCEEDED"
+    assert len(calls) == len(JOB_TASKS) and queued(aws) == 1, "the batch schedule's to take"
+
+
+def test_raw_data_landed_reaches_the_state_machine_only_through_the_batch_queue_and_schedule() -> None:
+    machine = RESOURCES["TransformStateMachine"]["Properties"]
+    events = machine["Events"]
+    assert not any(
+        "RawDataLanded" in json.dumps(e["Properties"].get("Pattern", {})) for e in events.values()
+    ), "no rule starts a run per event"
+    schedule = events["RawDataLandedBatch"]
+    assert schedule["Type"] == "ScheduleV2"
+    assert json.loads(schedule["Properties"]["Input"]) == BATCH
+    assert schedule["Properties"]["ScheduleExpression"] == {
+        "Fn::Sub": "rate(${TransformBatchMinutes} minutes)"
+    }
+    assert RESOURCES["TransformBatchQueue"]["Type"] == "AWS::SQS::Queue"
+    assert RESOURCES["TransformBatchQueue"]["Properties"]["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    assert machine["DefinitionSubstitutions"]["TransformBatchQueueUrl"] == {"Ref": "TransformBatchQueue"}
+
+    rule = RESOURCES["TransformRawDataLandedRule"]
+    assert rule["Type"] == "AWS::Events::Rule"
+    assert rule["Properties"]["EventBusName"] == {"Ref": "PlatformBus"}
+    assert rule["Properties"]["EventPattern"] == {
+        "source": ["dataplatform.ingest"],
+        "detail-type": ["RawDataLanded"],
+    }
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": ["TransformBatchQueue", "Arn"]}
+
+    queue_policy = RESOURCES["TransformBatchQueuePolicy"]["Properties"]
+    assert queue_policy["Queues"] == [{"Ref": "TransformBatchQueue"}]
+    rule_arn = {"Fn::GetAtt": ["TransformRawDataLandedRule", "Arn"]}
+    allow, deny = queue_policy["PolicyDocument"]["Statement"]
+    assert (allow["Effect"], allow["Principal"], allow["Action"]) == (
+        "Allow",
+        {"Service": "events.amazonaws.com"},
+        "sqs:SendMessage",
+    )
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": rule_arn}}
+    assert (deny["Effect"], deny["Principal"], deny["Condition"]) == (
+        "Deny",
+        "*",
+        {"ArnNotEquals": {"aws:SourceArn": rule_arn}},
+    )
+
+    statements = [
+        s for p in machine["Policies"] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]
+    ]
+    on_queue = [s for s in statements if any(str(a).startswith("sqs:") for a in _actions(s))]
+    assert len(on_queue) == 1
+    assert sorted(_actions(on_queue[0])) == ["sqs:PurgeQueue", "sqs:ReceiveMessage"]
+    assert on_queue[0]["Resource"] == {"Fn::GetAtt": ["TransformBatchQueue", "Arn"]}
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    action = statement["Action"]
+    return [action] if isinstance(action, str) else list(action)
