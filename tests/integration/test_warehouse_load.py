@@ -107,7 +107,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     "fact_reviews": pa.schema(
         [
-            ("review_id", pa.string()),
+            ("review_id", pa.int64()),
             ("part_key", pa.int64()),
             ("customer_key", pa.int64()),
             ("rating", pa.int32()),
@@ -243,7 +243,7 @@ ROWS: dict[str, list[dict[str, Any]]] = {
         for i in range(5)
     ],
     "fact_reviews": [
-        {"review_id": "r1", "part_key": 3, "customer_key": 7, "rating": 5, "updated_at": T0},
+        {"review_id": 1, "part_key": 3, "customer_key": 7, "rating": 5, "updated_at": T0},
     ],
     "agg_revenue_by_nation_month": [
         {
@@ -393,7 +393,7 @@ def test_a_batch_run_again_after_it_committed_changes_nothing(loaded: Settings, 
     reviews = catalog.load_table(f"{NAMESPACE}.fact_reviews")
     reviews.append(
         pa.Table.from_pylist(
-            [{"review_id": "r2", "part_key": 3, "customer_key": 8, "rating": 1, "updated_at": T0}],
+            [{"review_id": 2, "part_key": 3, "customer_key": 8, "rating": 1, "updated_at": T0}],
             schema=SCHEMAS["fact_reviews"],
         )
     )

@@ -91,7 +91,7 @@ CREATE TABLE analytics.fact_web_events (
 ) DISTSTYLE KEY DISTKEY (session_id) COMPOUND SORTKEY (event_date, session_id);
 
 CREATE TABLE analytics.fact_reviews (
-    review_id VARCHAR(64) NOT NULL ENCODE ZSTD,
+    review_id BIGINT NOT NULL ENCODE AZ64,
     part_key BIGINT ENCODE AZ64,
     customer_key BIGINT ENCODE AZ64,
     rating INTEGER ENCODE AZ64,
