@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from dataplatform.aws import client
+from dataplatform.iceberg.summary import ROWS_CHANGED, TRANSFORM_RUN
 from dataplatform.settings import Settings
 from dataplatform.spark.session import emr_spark_submit_parameters
+from dataplatform.transforms.figures import run_figures
 from dataplatform.transforms.steps import STEPS
 from dptools.cli.transforms import redrive_input
 from dptools.executions import history
@@ -30,7 +32,7 @@ from dptools.local.lambda_tasks import LAMBDA_INVOKE
 from dptools.local.state_machines import substitute
 from dptools.local.stepfunctions import TaskCall, TaskFailed
 from dptools.sam.template import load_template
-from jobs.transforms import build_parser
+from jobs.transforms import build_parser, write_figures
 from tests.conftest import ROOT, bus_listener, create_state_table
 
 if TYPE_CHECKING:
@@ -49,6 +51,7 @@ JOB_TASKS = {
     "Publish": ("publish", None),
 }
 LOCK = {"pk": {"S": "transforms/lock"}, "sk": {"S": "run"}}
+FIGURES_FORMAT = "States.Format('s3://${ArtifactsBucket}/transforms/runs/{}.json', $.run_id)"
 
 
 def job_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -75,12 +78,19 @@ def test_every_job_state_passes_arguments_the_job_accepts_and_the_submit_paramet
         )
         call = submit["EntryPointArguments.$"]
         assert call.startswith("States.Array(") and "$.run_id" in call
-        literal = call.removeprefix("States.Array(").removesuffix(")").replace("$.run_id", "'RUN'")
+        literal = (
+            call.removeprefix("States.Array(")
+            .removesuffix(")")
+            .replace(FIGURES_FORMAT, "'s3://${ArtifactsBucket}/transforms/runs/RUN.json'")
+            .replace("$.run_id", "'RUN'")
+        )
         args = [a.strip().strip("'") for a in literal.split(", ")]
         parsed = build_parser().parse_args(args)  # exits on an argument the job does not take
         step, tables = JOB_TASKS[name]
         assert (parsed.step, parsed.run_id, parsed.tables or None) == (step, "RUN", tables)
         assert parsed.step in STEPS
+        figures_uri = "s3://${ArtifactsBucket}/transforms/runs/RUN.json" if step == "publish" else ""
+        assert parsed.figures_uri == figures_uri, "the figures where GetFigures reads them"
     assert (ROOT / "jobs/transforms.py").is_file()
 
 
@@ -105,6 +115,7 @@ def aws(mocked_aws: Settings) -> dict[str, Any]:
     )
     topic = client("sns", mocked_aws).create_topic(Name="failures")["TopicArn"]
     batch_queue = client("sqs", mocked_aws).create_queue(QueueName="transform-batch")["QueueUrl"]
+    client("s3", mocked_aws).create_bucket(Bucket="artifacts")
     definition = substitute(
         ASL_FILE.read_text(),
         {
@@ -155,7 +166,18 @@ def jobs() -> Iterator[Callable[[Callable[[TaskCall], Any]], list[TaskCall]]]:
     stepfunctions.unregister(LAMBDA_INVOKE)
 
 
+def fake_figures(run_id: str) -> dict[str, Any]:
+    """What a publish of this run would find in its commits' summaries."""
+    commit = {ROWS_CHANGED: "7", "added-files-size": "1024", TRANSFORM_RUN: run_id}
+    return run_figures(run_id, {"staging.orders": [commit, commit], "analytics.fact_sales": [commit]})
+
+
 def job_run(call: TaskCall) -> dict[str, Any]:
+    """A job run that succeeds; publish writes its figures where the job would (the job's own writer)."""
+    args = arguments(call)
+    if "--figures-uri" in args:
+        run_id = args[args.index("--run-id") + 1]
+        write_figures(args[args.index("--figures-uri") + 1], fake_figures(run_id), Settings())
     return {"JobRunId": "run-1", "State": "SUCCESS", "ApplicationId": call.parameters["ApplicationId"]}
 
 
@@ -190,6 +212,13 @@ def test_a_run_runs_every_job_in_order_under_its_run_id_and_releases_the_lock(
     assert "Item" not in aws["dynamodb"].get_item(TableName="state", Key=LOCK)
     (event,) = aws["events"]()
     assert event["detail-type"] == "TransformSucceeded" and event["detail"]["run_id"] == "run-42"
+    assert event["detail"]["figures"] == fake_figures("run-42"), "what Publish wrote"
+    assert event["detail"]["figures"]["totals"] == {
+        "tables": 2,
+        "rows_changed": 21,
+        "bytes_written": 3072,
+        "commits": 3,
+    }
 
 
 def test_a_second_run_while_one_is_active_does_nothing(
@@ -237,7 +266,7 @@ def test_states_marked_done_are_skipped_and_the_run_id_is_the_inputs(
     done = {"Staging": True, "DimCustomer": True, "DimSupplierPartDate": True, "FactWebEvents": True}
     described = execute(aws, "redrive-1", {"run_id": "gated", "done": done})
     assert described["status"] == "SUCCEEDED", described
-    ran = sorted(arguments(c)[5] if len(arguments(c)) > 5 else arguments(c)[1] for c in calls)
+    ran = sorted(a[a.index("--tables") + 1] if "--tables" in a else a[1] for a in map(arguments, calls))
     assert ran == ["aggregates", "fact_reviews", "fact_sales", "publish"]
     assert all(arguments(c)[3] == "gated" for c in calls)
 
@@ -394,3 +423,38 @@ def test_raw_data_landed_reaches_the_state_machine_only_through_the_batch_queue_
 def _actions(statement: dict[str, Any]) -> list[str]:
     action = statement["Action"]
     return [action] if isinstance(action, str) else list(action)
+
+
+# ------------------------------------------------------------------ the run's figures
+def test_a_run_whose_figures_cannot_be_read_still_succeeds_with_empty_figures(
+    aws: dict[str, Any], jobs: Callable[[Callable[[TaskCall], Any]], list[TaskCall]]
+) -> None:
+    def publish_writes_nothing(call: TaskCall) -> dict[str, Any]:
+        return {"JobRunId": "run-1", "State": "SUCCESS", "ApplicationId": call.parameters["ApplicationId"]}
+
+    jobs(publish_writes_nothing)
+    described = execute(aws, "no-figures", {})
+    assert described["status"] == "SUCCEEDED", described
+    (event,) = aws["events"]()
+    assert event["detail-type"] == "TransformSucceeded" and event["detail"]["figures"] == {}
+    history = aws["sfn"].get_execution_history(executionArn=described["executionArn"])["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+    assert "FiguresUnavailable" in entered
+
+
+def test_the_figures_prefix_is_all_the_job_writes_and_the_state_machine_reads_of_the_artifacts() -> None:
+    figures = {"Fn::Sub": "${ArtifactsBucket.Arn}/transforms/runs/*"}
+    machine = RESOURCES["TransformStateMachine"]["Properties"]
+    statements = [
+        s for p in machine["Policies"] if isinstance(p, dict) and "Statement" in p for s in p["Statement"]
+    ]
+    on_s3 = [s for s in statements if any(a.startswith("s3:") for a in _actions(s))]
+    assert [(_actions(s), s["Resource"]) for s in on_s3] == [(["s3:GetObject"], figures)]
+    job_policies = RESOURCES["SparkJobRole"]["Properties"]["Policies"]
+    job_statements = [s for p in job_policies for s in p["PolicyDocument"]["Statement"]]
+    writes_artifacts = [
+        s
+        for s in job_statements
+        if "s3:PutObject" in _actions(s) and "ArtifactsBucket" in json.dumps(s["Resource"])
+    ]
+    assert [s["Resource"] for s in writes_artifacts] == [figures]

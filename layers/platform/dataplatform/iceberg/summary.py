@@ -26,6 +26,9 @@ TRANSFORM_RUN = "dp.transform-run"
 # How many rows a transform MERGE deleted: a reader of its changes skips the search for deleted keys
 # when every commit since it last read recorded none.
 DELETED_ROWS = "dp.deleted-rows"
+# How many rows a transform MERGE changed (inserted, updated or deleted: the changes it applied); a run's
+# figures sum it over the run's commits.
+ROWS_CHANGED = "dp.rows-changed"
 
 
 def source_snapshot_key(source_table: str) -> str:

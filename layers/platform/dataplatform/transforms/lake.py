@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dataplatform.iceberg.summary import DELETED_ROWS, TRANSFORM_RUN, source_snapshot_key
+from dataplatform.iceberg.summary import DELETED_ROWS, ROWS_CHANGED, TRANSFORM_RUN, source_snapshot_key
 from dataplatform.spark.session import CATALOG
 from dataplatform.transforms.staging import DELETE, OP
 
@@ -149,6 +149,20 @@ class Lake:
     def summary(self, table: str, snapshot_id: int) -> dict[str, str]:
         return next((dict(s.summary()) for s in self._snapshots(table, snapshot_id)), {})
 
+    def run_commits(self, table: str) -> list[dict[str, str]]:
+        """The snapshot summaries of this run's commits to `table`, newest first: the tip of its branch
+        (of main, once published) and the ancestors below it that this run wrote."""
+        head = self.head(table)
+        if head is None:
+            return []
+        commits: list[dict[str, str]] = []
+        for snapshot in self._snapshots(table, head):
+            summary = dict(snapshot.summary())
+            if summary.get(TRANSFORM_RUN) != self.run_id:
+                break
+            commits.append(summary)
+        return commits
+
     def processed(self, target: str, source: str) -> int | None:
         """The snapshot of `source` that `target` (on this run's branch) has processed, from the summary
         of the latest ancestor commit that recorded it."""
@@ -234,6 +248,7 @@ class Lake:
                 **(extra or {}),
                 TRANSFORM_RUN: self.run_id,
                 DELETED_ROWS: str(counts.get(DELETE, 0)),
+                ROWS_CHANGED: str(rows),
                 **{source_snapshot_key(k): str(v) for k, v in processed.items()},
             }
             self._with_commit_properties(properties, lambda: self.spark.sql(statement))

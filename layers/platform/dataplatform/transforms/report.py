@@ -21,6 +21,7 @@ class StepReport:
     step: str
     run_id: str
     tables: list[TableReport] = field(default_factory=list)
+    figures: dict[str, Any] | None = None  # publish: the run's figures (dataplatform/transforms/figures.py)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

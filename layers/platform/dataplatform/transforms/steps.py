@@ -1,5 +1,6 @@
 """The transform run's steps, as the state machine calls them: staging, the model (dimensions and
-facts, in groups that may run in parallel), the aggregates, and publishing the run's branches."""
+facts, in groups that may run in parallel), the aggregates, and publishing the run's branches (with the
+run's figures, summed from its commits first)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING, Literal
 
 from dataplatform.transforms.build import AGGREGATES, MODEL
 from dataplatform.transforms.entities import STAGING
+from dataplatform.transforms.figures import run_figures
 from dataplatform.transforms.lake import Lake
 from dataplatform.transforms.report import StepReport
 from dataplatform.transforms.stage import stage
@@ -53,7 +55,10 @@ def run_step(
         for name in _chosen(list(builders), tables):
             report.tables.append(builders[name](lake, full_refresh))
     else:
-        for table in _chosen(RUN_TABLES, tables):
-            if lake.exists(table):
-                lake.publish(table)
+        published = [table for table in _chosen(RUN_TABLES, tables) if lake.exists(table)]
+        # What the run's commits recorded, read before main moves (a table published already, by a
+        # redrive of this step, is read from main, whose tip is then the run's last commit).
+        report.figures = run_figures(run_id, {table: lake.run_commits(table) for table in published})
+        for table in published:
+            lake.publish(table)
     return report

@@ -25,6 +25,7 @@ def apply() -> None:
     _rds_export_tasks()
     _rds_daily_snapshots()
     _events_keep_the_account()
+    _aws_sdk_task_bodies()
     _applied = True
 
 
@@ -93,6 +94,26 @@ def _events_keep_the_account() -> None:
         EventTemplateParser.DEFAULT_EVENT_INPUT_TEMPLATE = template.replace(
             '"source": "<source>", ', '"source": "<source>", "account": "<account>", '
         )
+
+
+def _aws_sdk_task_bodies() -> None:
+    """An `aws-sdk` Task's streamed response members (`s3:getObject`'s Body) are text, as in AWS.
+
+    moto's interpreter passed botocore's StreamingBody on as the state's result, so a path or an
+    intrinsic function on `$.Body` (e.g. `States.StringToJson($.Body)`) failed with States.Runtime.
+    """
+    from botocore.response import StreamingBody
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (
+        StateTaskServiceAwsSdk,
+    )
+
+    def _normalise_response(self: Any, response: Any, *args: Any, **kwargs: Any) -> None:
+        if isinstance(response, dict):
+            for key, value in response.items():
+                if isinstance(value, StreamingBody):
+                    response[key] = value.read().decode("utf-8", errors="replace")
+
+    StateTaskServiceAwsSdk._normalise_response = _normalise_response  # type: ignore[method-assign]
 
 
 def _rds_export_tasks() -> None:
