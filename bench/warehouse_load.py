@@ -133,7 +133,7 @@ def main() -> None:
             )
             insert_s = insert_rows(admin, rows)
             print(
-                f"loader (Parquet on S3 -> COPY, dedupe, MERGE): {loader_s:.1f} s, {rows.num_rows / loader_s:,.0f} rows/s"
+                f"loader (Parquet on S3 -> COPY, dedupe, insert): {loader_s:.1f} s, {rows.num_rows / loader_s:,.0f} rows/s"
             )
             print(
                 f"INSERT batches of {INSERT_BATCH}: {insert_s:.1f} s, {rows.num_rows / insert_s:,.0f} rows/s"
