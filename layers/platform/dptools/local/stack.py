@@ -247,15 +247,17 @@ class LocalStack:
         part.start(cmd, env=settings_env(settings))
         part.wait_healthy(lambda: "dispatching" in part.log_tail(5), START_TIMEOUT_S[DISPATCHER])
 
-    def start_trino(self, progress: Progress = lambda _: None) -> str:
-        """Start Trino on the running stack (it reads the stack's Glue and S3); returns its URL."""
+    def start_trino(self, progress: Progress = lambda _: None, wait: bool = True) -> str:
+        """Start Trino on the running stack (it reads the stack's Glue and S3) unless it runs, and wait
+        until it answers; `wait=False` leaves it starting while the caller does other work. Its URL."""
         part, server = self.parts[TRINO], self.trino()
         if part.is_running():
-            progress(f"Trino already running at {server.url}")
-            return server.url
-        progress(f"starting Trino at {server.url} (about 30 s)")
-        part.start(server.command(), env=server.env())
-        part.wait_healthy(server.is_healthy, START_TIMEOUT_S[TRINO])
+            progress(f"Trino running at {server.url}")
+        else:
+            progress(f"starting Trino at {server.url} (about 30 s)")
+            part.start(server.command(), env=server.env())
+        if wait:
+            part.wait_healthy(server.is_healthy, START_TIMEOUT_S[TRINO])
         return server.url
 
     # ------------------------------------------------------------------ down
