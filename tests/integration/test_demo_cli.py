@@ -17,7 +17,7 @@ def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -
     env = {**os.environ, "DP_LOCAL_DIR": str(tmp_path)}
     stack = LocalStack(paths=LocalPaths(tmp_path))
     try:
-        demo = subprocess.run([DP, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        demo = subprocess.run([DP, "demo"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert demo.stdout.count("  ok ") == 10
         assert "streaming job landed every event" in demo.stdout

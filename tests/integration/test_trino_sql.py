@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -97,20 +96,18 @@ def lake(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Lake]:
     part = local_stack.parts[TRINO]
-    with ThreadPoolExecutor(1) as pool:
-        started = pool.submit(local_stack.start_trino)
-        try:
-            tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch-trino"))
-            for day in (BEFORE, AFTER):
-                land_rds_export(stack_settings, tpch, day, timeout_s=90)
-            land_stream_batch(spark)
-            land_staging(spark)
-            yield Lake(started.result(), stack_settings)
-        finally:
-            started.exception()  # wait for the start to end, however it ends
-            pid = part.pid()
-            part.stop()
-            assert pid is None or not _group_members(pid), "a Trino process outlived the tests"
+    local_stack.start_trino(wait=False)
+    try:
+        tpch = generate_tpch(0.01, tmp_path_factory.mktemp("tpch-trino"))
+        for day in (BEFORE, AFTER):
+            land_rds_export(stack_settings, tpch, day, timeout_s=90)
+        land_stream_batch(spark)
+        land_staging(spark)
+        yield Lake(local_stack.start_trino(), stack_settings)  # waits until it answers
+    finally:
+        pid = part.pid()
+        part.stop()
+        assert pid is None or not _group_members(pid), "a Trino process outlived the tests"
 
 
 def test_trino_counts_what_pyiceberg_counts_in_every_zone(lake: Lake) -> None:

@@ -147,6 +147,7 @@ def sql(stack: LocalStack, report: Reporter) -> None:
 def run_demo(stack: LocalStack, report: Reporter) -> Settings:
     """Stack up, then every flow in order; returns the stack's settings for the where-to-look summary."""
     settings = stack.up(progress=report.progress)
+    stack.start_trino(report.progress, wait=False)  # starts beside the flows; sql() waits for it
     smoke(stack, report)
     rds_exports(stack, settings, report)
     api_ingest(settings, report)
