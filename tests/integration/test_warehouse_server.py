@@ -35,6 +35,8 @@ def test_the_server_answers_stops_with_a_client_connected_and_keeps_its_data(tmp
             "dbname": warehouse_server.DATABASE,
         }
         client = psycopg.connect(**tcp, password="s3cret-pw", autocommit=True)
+        tmp_path.chmod(0o700)  # as pytest resets its temp root when another session starts
+        client.execute("CHECKPOINT")  # the server still reaches its files
         client.execute("CREATE TABLE kept (x int)")
         client.execute("INSERT INTO kept VALUES (1), (2)")
         with pytest.raises(psycopg.OperationalError, match="password authentication failed"):

@@ -68,7 +68,10 @@ class WarehouseServer:
         import pwd
 
         user = pwd.getpwnam(SYSTEM_USER)
-        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
+        # CAP_DAC_READ_SEARCH: the folders above the data may be closed to others later (pytest resets its
+        # temp root to 0700 whenever a session starts), and the server must still reach its files.
+        caps = ["--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search"]
+        return ["setpriv", f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups", *caps]
 
     def prepare(self) -> None:
         """Make the folders, hand them to the server's user (as root), and initialise the data folder
