@@ -1,10 +1,11 @@
 """`dp transform run` on the local stack: TransformStateMachine's ASL run by the local AWS, each of its job
 states a run of jobs/transforms.py on local Spark.
 
-GIVEN a cataloged export, WHEN `dp transform run` runs, THEN every state runs and the run is published;
-GIVEN an export whose order names an unknown customer, THEN the run fails with the gate's message and
-TransformFailed is on the platform bus; AFTER the fix, `--redrive` finishes that run without re-running
-the states that succeeded. (Three executions, about twenty Spark jobs: the module takes minutes.)
+GIVEN an export whose order names an unknown customer, WHEN `dp transform run` runs, THEN the run fails
+at the facts' gate with its message and TransformFailed is on the platform bus; AFTER the fix, `--redrive`
+finishes that run without re-running the states that succeeded, so that every state has run once and the
+run is published. (test_transforms covers clean runs in process; two executions here, a dozen Spark
+jobs: the module takes minutes.)
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
@@ -32,8 +32,8 @@ from tests.conftest import bus_listener
 from tests.integration.test_transforms import plant_unknown_customer
 
 # Later than the exports the other modules land on the shared stack (test_transforms: Jan 2027), so
-# each of these is the newest when its run starts.
-CLEAN, PLANTED = date(2027, 2, 1), date(2027, 2, 2)
+# it is the newest when its run starts.
+PLANTED = date(2027, 2, 2)
 UNKNOWN_CUSTOMER = 999_999_998
 JOB_STATES = (
     "Staging",
@@ -63,8 +63,12 @@ def transform_events(stack_settings: Settings) -> Callable[[], list[dict[str, An
     return bus_listener(stack_settings, "test-transform-events", {"source": ["dataplatform.transforms"]})
 
 
-def fact_sales_rows(settings: Settings) -> pa.Table:
-    return glue_catalog(settings).load_table("analytics.fact_sales").scan().to_arrow()
+def fact_customers(settings: Settings) -> list[int]:
+    """The customer keys of the published facts (none before the first published run)."""
+    catalog = glue_catalog(settings)
+    if not catalog.table_exists("analytics.fact_sales"):
+        return []
+    return catalog.load_table("analytics.fact_sales").scan().to_arrow()["customer_key"].to_pylist()
 
 
 def lock_released(settings: Settings) -> bool:
@@ -73,25 +77,7 @@ def lock_released(settings: Settings) -> bool:
 
 
 @pytest.fixture(scope="module")
-def clean_run(
-    dp: Callable[..., Result], stack_settings: Settings, tmp_path_factory: pytest.TempPathFactory
-) -> Result:
-    land_rds_export(stack_settings, generate_tpch(0.01, tmp_path_factory.mktemp("tpch")), CLEAN, timeout_s=90)
-    return dp()
-
-
-def test_a_run_runs_every_state_and_publishes(clean_run: Result, stack_settings: Settings) -> None:
-    assert clean_run.exit_code == 0, clean_run.output
-    for state in JOB_STATES:
-        assert f"{state} started" in clean_run.output and f"ok {state}" in clean_run.output
-    assert "published" in clean_run.output
-    assert fact_sales_rows(stack_settings).num_rows > 0
-    assert lock_released(stack_settings)
-
-
-@pytest.fixture(scope="module")
 def failed_run(
-    clean_run: Result,
     dp: Callable[..., Result],
     stack_settings: Settings,
     transform_events: Callable[[], list[dict[str, Any]]],
@@ -115,7 +101,7 @@ def test_a_failed_gate_fails_the_run_with_its_message_and_emits_transform_failed
     assert "Publish started" not in result.output
     failed = [e for e in events if e["detail-type"] == "TransformFailed"]
     assert len(failed) == 1 and failed[0]["detail"]["error"] == "Transforms.GateFailed"
-    assert UNKNOWN_CUSTOMER not in fact_sales_rows(stack_settings)["customer_key"].to_pylist()
+    assert UNKNOWN_CUSTOMER not in fact_customers(stack_settings)
     assert lock_released(stack_settings)
 
 
@@ -145,5 +131,9 @@ def test_a_redrive_after_the_fix_finishes_without_the_states_that_succeeded(
         assert f"{state} started" not in redriven.output
     for state in ("FactSales", "Aggregates", "Publish"):
         assert f"ok {state}" in redriven.output
-    assert UNKNOWN_CUSTOMER in fact_sales_rows(stack_settings)["customer_key"].to_pylist()
+    # Between them, the two executions ran every state once, and the redrive published the run.
+    for state in JOB_STATES:
+        assert f"ok {state}" in result.output + redriven.output
+    assert "published" in redriven.output
+    assert UNKNOWN_CUSTOMER in fact_customers(stack_settings)
     assert lock_released(stack_settings)
