@@ -111,3 +111,22 @@ def test_a_schema_with_a_keyword_the_validator_lacks_is_refused(tmp_path: Any) -
     path.write_text(json.dumps({"type": "object", "properties": {"a": {"type": "string", "pattern": "^x"}}}))
     with pytest.raises(SchemaError, match=r"a uses unsupported keywords \['pattern'\]"):
         EventSchema.load(path)
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        # A raw control character inside a string is no JSON (RFC 8259), and the typed parse refuses it too.
+        (_with().replace(b'"e-1"', b'"e\t1"'), "not_json"),
+        # NaN is no JSON number.
+        (_with().replace(b"901.07", b"NaN"), "not_json"),
+        # Of duplicate keys, the last is judged: the one the typed table would hold.
+        (_with()[:-1] + b', "quantity": 0}', "below_minimum:quantity"),
+        (_with(quantity=0)[:-1] + b', "quantity": 3}', None),
+    ],
+)
+def test_edge_messages_are_judged_as_the_typed_parse_reads_them(
+    spark: SparkSession, value: bytes, reason: str | None
+) -> None:
+    parsed = parse_events(_kafka(spark, [value]), SCHEMA)
+    assert parsed.select("_reason").first()[0] == reason  # type: ignore[index]

@@ -36,12 +36,8 @@ def raw_rows(kafka_df: DataFrame, ingested_at: Column) -> DataFrame:
 
 def parse_events(kafka_df: DataFrame, schema: EventSchema) -> DataFrame:
     text = F.col("value").cast("string")
-    parsed = F.from_json(text, schema.spark_type())
-    return (
-        kafka_df.withColumn("_text", text)
-        .withColumn(PARSED, parsed)
-        .withColumn(REASON, schema.violations(F.col("_text"), F.col(PARSED)))
-    )
+    parsed = kafka_df.withColumn("_text", text).withColumn(PARSED, F.from_json("_text", schema.spark_type()))
+    return schema.with_reason(parsed, "_text", PARSED, REASON)
 
 
 def typed_rows(parsed_df: DataFrame, ingested_at: Column) -> DataFrame:
@@ -63,7 +59,7 @@ def with_event_time(typed_df: DataFrame, field: str) -> DataFrame:
 def dead_letter_rows(parsed_df: DataFrame, ingested_at: Column) -> DataFrame:
     return parsed_df.where(F.col(REASON).isNotNull()).select(
         F.col("key").cast("string").alias("kafka_key"),
-        F.col("_text").alias("value"),
+        F.col("value").cast("string").alias("value"),
         F.col(REASON).alias("reason"),
         *_coordinates(),
         ingested_at.alias("_ingested_at"),

@@ -9,6 +9,13 @@ The reason is the first failing rule, e.g. `missing_required:customer_key`, `wro
 `not_in_enum:event_type`, `below_minimum:quantity`, or `not_json` when the value is no JSON object.
 A string field's JSON kind is checked on the message text by its key, so a nested string field is
 told apart from a same-named one elsewhere in the message only by its value's kind.
+
+Each message is parsed twice whatever its number of fields: into the typed struct, and into the JSON
+texts of its fields that are not strings (a struct of strings, one more parse per nested object with
+such fields), which is also what tells a message that is no JSON apart. A string field's text is its
+typed value (Spark reads any JSON value into a string field as its text). The rules read a field's
+presence and text from these, as `get_json_object` would give them (null for JSON null, strings
+unquoted); of duplicate keys they judge the last, the one the typed struct holds.
 """
 
 from __future__ import annotations
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pyspark.sql import Column
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -44,8 +51,11 @@ SPARK_TYPES: dict[str, T.DataType] = {
     "number": T.DoubleType(),
     "boolean": T.BooleanType(),
 }
-# JSON kinds as `schema_of_json`-free checks on the raw text of a field (get_json_object keeps it).
 _ISO_DATE_TIME = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$"
+TEXTS = "_texts"  # the message's non-string fields as JSON text; `_texts__<field>` a nested object's
+NOT_JSON = "_not_json"  # set by the texts' parse when the message is no JSON (the texts stay null)
+# Strict JSON as get_json_object reads it: NaN and Infinity are no JSON numbers.
+TEXT_OPTIONS = {"allowNonNumericNumbers": "false", "columnNameOfCorruptRecord": NOT_JSON}
 
 
 class SchemaError(ValueError):
@@ -71,17 +81,26 @@ class EventSchema:
     def spark_type(self) -> T.StructType:
         return _struct(self.document)
 
-    def violations(self, value: Column, parsed: Column) -> Column:
-        """The first rule `parsed` (from_json of `value` with `spark_type()`) breaks, or null."""
+    def with_reason(self, frame: DataFrame, text: str, parsed: str, reason: str) -> DataFrame:
+        """`frame` plus the column `reason`: the first rule the message in column `text` breaks (`parsed`
+        being its from_json with `spark_type()`), or null."""
+        texts = list(_texts(self.document, F.col(text), TEXTS))
+        for name, column in texts:  # parents first: a nested object's texts are parsed from its parent's
+            frame = frame.withColumn(name, column)
+        value = F.col(text)
         # Spark's parser stops at the end of the first object; text after it makes the message no JSON.
-        text = F.trim(value)
-        not_json = F.get_json_object(value, "$").isNull() | ~text.startswith("{") | ~text.endswith("}")
+        trimmed = F.trim(value)
+        not_json = F.col(TEXTS).isNull() | F.col(TEXTS).getField(NOT_JSON).isNotNull()
+        not_json = not_json | ~trimmed.startswith("{") | ~trimmed.endswith("}")
         checks = [(not_json, F.lit("not_json"))]
-        checks += list(_rules(self.document, parsed, value, "$", ""))
-        reason = F.lit(None).cast("string")
-        for failed, why in reversed(checks):
-            reason = F.when(failed, why).otherwise(reason)
-        return reason
+        checks += list(_rules(self.document, F.col(parsed), value, TEXTS, ""))
+        # One flat CASE WHEN (not nested ones): Spark splits its branches into small generated methods,
+        # which the JIT compiles; one huge method (over 8,000 bytes of bytecode) would stay interpreted.
+        first, *rest = checks
+        why = F.when(*first)
+        for failed, then in rest:
+            why = why.when(failed, then)
+        return frame.withColumn(reason, why).drop(*(name for name, _ in texts))
 
 
 def _check_supported(node: Mapping[str, Any], where: str, path: str = "") -> None:
@@ -106,19 +125,36 @@ def _struct(node: Mapping[str, Any]) -> T.StructType:
     return T.StructType(fields)
 
 
+def _is_string(node: Mapping[str, Any]) -> bool:
+    return node.get("type", "string") == "string"
+
+
+def _texts(node: Mapping[str, Any], text: Column, column: str) -> Iterator[tuple[str, Column]]:
+    """(column, struct of JSON texts) of the object in `text`'s non-string fields, and the same for each
+    of its object fields that has some."""
+    names = [name for name, child in node.get("properties", {}).items() if not _is_string(child)]
+    fields = [T.StructField(name, T.StringType()) for name in [*names, NOT_JSON]]
+    yield column, F.from_json(text, T.StructType(fields), TEXT_OPTIONS)
+    for name, child in node.get("properties", {}).items():
+        if child.get("type") == "object" and not all(map(_is_string, child.get("properties", {}).values())):
+            yield from _texts(child, F.col(column).getField(name), f"{column}__{name}")
+
+
 def _rules(
-    node: Mapping[str, Any], parsed: Column, value: Column, json_path: str, label: str
+    node: Mapping[str, Any], parsed: Column, value: Column, texts: str, label: str
 ) -> Iterator[tuple[Column, Column]]:
     """(failed, reason) pairs for every rule of `node`'s properties, depth first, in document order."""
     required = set(node.get("required", []))
     for name, child in node.get("properties", {}).items():
-        field, raw = parsed.getField(name), F.get_json_object(value, f"{json_path}.{name}")
+        field = parsed.getField(name)
+        raw = field if _is_string(child) else F.col(texts).getField(name)
         at = f"{label}.{name}" if label else name
         present = raw.isNotNull()
         if name in required:
             yield ~present, F.lit(f"missing_required:{at}")
-        # Present in the text but null once parsed: the JSON kind does not fit the declared type.
-        yield present & field.isNull() & (raw != "null"), F.lit(f"wrong_type:{at}")
+        if not _is_string(child):
+            # Present in the text but null once parsed: the JSON kind does not fit the declared type.
+            yield present & field.isNull() & (raw != "null"), F.lit(f"wrong_type:{at}")
         if child.get("type") == "integer":
             yield present & field.isNotNull() & raw.contains("."), F.lit(f"wrong_type:{at}")
         if child.get("type") == "string":
@@ -136,6 +172,6 @@ def _rules(
         if child.get("format") == "date-time":
             yield field.isNotNull() & ~field.rlike(_ISO_DATE_TIME), F.lit(f"not_date_time:{at}")
         if child.get("type") == "object":
-            nested = list(_rules(child, field, value, f"{json_path}.{name}", at))
+            nested = list(_rules(child, field, value, f"{texts}__{name}", at))
             for failed, why in nested:
                 yield present & field.isNotNull() & failed, why
