@@ -15,14 +15,20 @@ One run starts the local stack (moto, the Kafka broker, ...) in a temp dir, prod
   every message of the topic from the beginning, counting bytes and nothing else, with 16 MB fetches; a
   first pass over the topic warms it up, then passes are clocked from their first message on until they
   add up to 0.5 s (one pass for a big M). The same with librdkafka's default fetch sizes is shown beside;
+- the minimal peer, once the job idles: bench/streaming_peer.py, its own process on the same session
+  settings, reading the same topic from the beginning (`availableNow`, the same maxOffsetsPerTrigger) as
+  Kafka rows plus `from_json` into one Iceberg table of the same catalog, with no validation, no dead
+  letters and no raw table. Its rate is measured from its checkpoint as the job's, and its table must
+  hold M rows;
 - end-to-end latency with the job running on: events produced at a fixed rate (1,000/s for 20 s; 500/s
   for 3 s with --quick), each one's latency = the commit time of the raw table's Iceberg snapshot that
   added the data file holding it (snapshot `timestamp-ms`; the file's snapshot from the table's manifest
   entries) - its Kafka timestamp (CreateTime, set by the producer client at `produce()`). p50/p95/max;
   the same with `_ingested_at` (stamped per batch as its writes begin) beside it.
 
-Last line: `RATIO streaming <job_events_per_s / plain_consumer_events_per_s>`, the share of the broker's
-raw read speed the job keeps.
+`RATIO streaming_vs_spark <job_events_per_s / minimal_peer_events_per_s>` is the share of a hand-written
+query's speed the job keeps with its guarantees (goal: at least 0.5). Last line: `RATIO streaming
+<job_events_per_s / plain_consumer_events_per_s>`, the share of the broker's raw read speed it keeps.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -45,7 +53,7 @@ import pyarrow.parquet as pq
 from pyiceberg.table.snapshots import Snapshot
 
 from dataplatform.iceberg.catalog import glue_catalog
-from dataplatform.settings import Settings
+from dataplatform.settings import Settings, settings_env
 from dataplatform.streaming.tables import StreamTables
 from dptools.local.paths import LocalPaths, project_root
 from dptools.local.stack import LocalStack
@@ -53,6 +61,7 @@ from dptools.local.streaming_process import LocalStream
 from dptools.samples.clickstream import DEFAULT_PARTITIONS, produce_events
 
 SCHEMA = project_root() / "streaming" / "schemas" / "clickstream.json"
+PEER = Path(__file__).resolve().parent / "streaming_peer.py"
 EVENTS, QUICK_EVENTS = 500_000, 8_000
 RATE, QUICK_RATE = 1_000.0, 500.0  # events/s of the latency run
 LATENCY_S, QUICK_LATENCY_S = 20.0, 3.0
@@ -98,6 +107,11 @@ def checkpoint_batches(checkpoint: Path) -> list[Batch]:
             )
         )
     return sorted(batches, key=lambda b: b.batch_id)
+
+
+def batch_seconds(batches: list[Batch]) -> list[float]:
+    """Each batch's trigger -> commit."""
+    return [(b.committed_s or math.nan) - b.started_s for b in batches]
 
 
 def wait_until_read(stream: LocalStream, total: int, timeout_s: float) -> list[Batch]:
@@ -178,6 +192,26 @@ def plain_consumer(
         "passes": passes,
         "startup_s": startup_s,
     }
+
+
+def minimal_peer(
+    settings: Settings, topic: str, schema: Path, checkpoint: Path, max_offsets: int, total: int
+) -> tuple[list[Batch], int]:
+    """Run bench/streaming_peer.py over the topic to its end; its batches and its table's rows."""
+    table = f"{TABLES.namespace}.bench_minimal__{topic}"
+    cmd = [sys.executable, str(PEER), "--topic", topic, "--schema", str(schema), "--table", table]
+    cmd += ["--checkpoint", str(checkpoint), "--max-offsets-per-trigger", str(max_offsets)]
+    done = subprocess.run(
+        cmd,
+        env={**os.environ, **settings_env(settings)},
+        capture_output=True,
+        text=True,
+        timeout=180 + total / 500,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"the minimal peer failed ({done.returncode}):\n{done.stderr[-4000:]}")
+    rows = total_records(glue_catalog(settings).load_table(table).current_snapshot())
+    return checkpoint_batches(checkpoint), rows
 
 
 def total_records(snapshot: Snapshot | None) -> int:
@@ -290,6 +324,10 @@ def main() -> None:
             plain = plain_consumer(bootstrap, topic, total, DEFAULT_PARTITIONS, BIG_FETCHES)
             plain_default = plain_consumer(bootstrap, topic, total, DEFAULT_PARTITIONS, {})
             phase("consumers")
+            peer_batches, peer_rows = minimal_peer(
+                settings, topic, schemas / f"{topic}.json", Path(tmp) / "peer-checkpoint", max_offsets, total
+            )
+            phase("minimal peer")
 
             latency_run = produce_events(bootstrap, topic, latency_events, rate, MALFORMED_SHARE, seed=2)
             wait_until_read(stream, total + latency_events, timeout_s=120)
@@ -316,6 +354,9 @@ def main() -> None:
     ]
     plain_rate = plain["events"] / plain["seconds"]
     job_rate = total / job_s
+    peer_end = peer_batches[-1].committed_s if peer_batches else None
+    peer_s = (peer_end or math.nan) - (peer_batches[0].started_s if peer_batches else math.nan)
+    peer_rate = total / peer_s
 
     print(
         f"{total:,} clickstream events ({MALFORMED_SHARE:.0%} malformed,"
@@ -327,6 +368,7 @@ def main() -> None:
         ("produce (acks=all, as fast as acknowledged)", produced.produced, produced.seconds),
         ("plain consumer, 16 MB fetches (the limit)", plain["events"], plain["seconds"]),
         ("plain consumer, default fetch sizes", plain_default["events"], plain_default["seconds"]),
+        ("minimal Spark query -> Iceberg (the peer)", total, peer_s),
         ("streaming job -> Iceberg (sustained)", total, job_s),
     ]
     if len(durations) > 1:
@@ -344,6 +386,10 @@ def main() -> None:
         f" raw held all {total:,} rows after {raw_full_s:.2f} s"
     )
     print("  its batches: " + ", ".join(f"{n:,} events in {d:.1f} s" for n, d in durations))
+    print(
+        f"  minimal peer: Kafka rows + from_json into one Iceberg table, availableNow, {len(peer_batches)}"
+        f" batches: " + ", ".join(f"{d:.1f} s" for d in batch_seconds(peer_batches))
+    )
     print(f"  job start (process, JVM, Spark session, tables) -> first batch: {startup_s:.1f} s")
     print(
         f"  plain consumers: {plain['passes']} and {plain_default['passes']} passes over the topic (the"
@@ -360,12 +406,13 @@ def main() -> None:
         and (counts["typed"], counts["dead"]) == (produced.valid, produced.malformed)
         and final["raw"] == final["raw_distinct"] == total + latency_events
         and final["typed"] + final["dead"] == total + latency_events
+        and peer_rows == total
     )
     print(
         f"counts after the backlog: raw {counts['raw']:,} ({counts['raw_distinct']:,} distinct),"
         f" typed {counts['typed']:,} + dead letters {counts['dead']:,} = {counts['typed'] + counts['dead']:,};"
         f" after the latency run: raw {final['raw']:,}, typed + dead {final['typed'] + final['dead']:,}"
-        f" -> {'OK' if ok else 'MISMATCH'}"
+        f"; minimal peer {peer_rows:,} -> {'OK' if ok else 'MISMATCH'}"
     )
     by_commit, by_ingested = latencies["commit"], latencies["ingested"]
     print(
@@ -385,6 +432,7 @@ def main() -> None:
     print(f"whole run {run_s:.0f} s: " + ", ".join(f"{name} {sec:.1f}" for name, sec in phases.items()))
     if not ok or len(by_commit) != latency_events:
         raise SystemExit(f"counts do not add up: {counts}, {final}, {len(by_commit)} latencies")
+    print(f"RATIO streaming_vs_spark {job_rate / peer_rate:.4f}")
     print(f"RATIO streaming {job_rate / plain_rate:.4f}")
 
 
