@@ -141,6 +141,14 @@ class TrinoServer:
         return {"JAVA_HOME": str(java_home), "PATH": f"{java_home}/bin:{os.environ.get('PATH', '')}"}
 
     def is_healthy(self) -> bool:
-        """Up once the coordinator has loaded its catalogs and says it is no longer starting."""
+        """Up once the coordinator has loaded its catalogs, says it is no longer starting, and runs a
+        query: its worker announces itself a moment after, and until then queries fail with
+        NO_NODES_AVAILABLE."""
         info = requests.get(f"{self.url}/v1/info", timeout=2).json()
-        return info.get("starting") is False
+        if info.get("starting") is not False:
+            return False
+        headers = {"X-Trino-User": "dp"}
+        page = requests.post(f"{self.url}/v1/statement", data="SELECT 1", headers=headers, timeout=5).json()
+        while "error" not in page and page.get("nextUri"):
+            page = requests.get(page["nextUri"], headers=headers, timeout=5).json()
+        return "error" not in page
