@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import io
 import json
-from typing import TYPE_CHECKING
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,16 +28,19 @@ def _split(rows: pa.Table) -> list[pa.Table]:
 
 def write_files(s3: S3Client, bucket: str, prefix: str, rows: pa.Table) -> str | None:
     """Write `rows` as Parquet files under `s3://bucket/prefix/` and a manifest; the manifest's URL,
-    None when there are no rows."""
-    entries = []
-    for index, part in enumerate(_split(rows)):
+    None when there are no rows. Two files are encoded and uploaded at a time (Arrow's Parquet writer
+    and the upload run without the GIL)."""
+
+    def put(index: int, part: pa.Table) -> dict[str, Any]:
         buffer = io.BytesIO()
         pq.write_table(part, buffer, compression="zstd")
         key = f"{prefix}/part-{index:05d}.parquet"
         s3.put_object(Bucket=bucket, Key=key, Body=buffer.getvalue())
-        entries.append(
-            {"url": f"s3://{bucket}/{key}", "mandatory": True, "meta": {"content_length": buffer.tell()}}
-        )
+        return {"url": f"s3://{bucket}/{key}", "mandatory": True, "meta": {"content_length": buffer.tell()}}
+
+    parts = _split(rows)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        entries = list(pool.map(put, range(len(parts)), parts))
     if not entries:
         return None
     manifest_key = f"{prefix}/manifest.json"

@@ -11,9 +11,11 @@ import json
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlparse
 
 from dataplatform.warehouse.connection import CopyFromManifest, Statement
@@ -28,7 +30,14 @@ from dataplatform.warehouse.errors import (
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+_T = TypeVar("_T")
+_R = TypeVar("_R")
 _COPY_CHUNK_ROWS = 100_000
+_FILES_AHEAD = 2  # manifest files fetched and rendered while the server parses the one before
+# A load's session: the TEMP staging table's pages stay in this backend's memory (temp_buffers, set
+# before its first use), and the sort that de-duplicates a batch of millions of rows runs in memory
+# rather than through temporary files (work_mem). Only the loader's transaction asks for them.
+_LOAD_SETTINGS = ("SET LOCAL temp_buffers = '2GB'", "SET LOCAL work_mem = '2GB'")
 logger = logging.getLogger(__name__)
 
 
@@ -92,6 +101,8 @@ class PostgresWarehouse:
         conn.isolation_level = IsolationLevel.SERIALIZABLE
         try:
             with conn.transaction():
+                for setting in _LOAD_SETTINGS:
+                    conn.execute(setting)
                 for statement in statements:
                     started = time.perf_counter()
                     if isinstance(statement, CopyFromManifest):
@@ -107,23 +118,48 @@ class PostgresWarehouse:
             conn.close()
 
     def _copy(self, conn: Any, copy: CopyFromManifest) -> None:
-        import pyarrow.csv as pa_csv
-        import pyarrow.parquet as pq
         from psycopg.copy import QueuedLibpqWriter
 
         entries = _manifest_entries(self.s3, copy.manifest_url)
         columns = ", ".join(copy.columns)
         cursor = conn.cursor()
-        # Queued: the server parses one chunk while this process reads and renders the next.
+        # Queued: the server parses one chunk while this process sends the next; the next files are
+        # fetched and rendered in threads meanwhile (Arrow's Parquet and CSV code runs without the GIL).
         sql = f"COPY {copy.table} ({columns}) FROM STDIN WITH (FORMAT csv)"
         with cursor.copy(sql, writer=QueuedLibpqWriter(cursor)) as sink:
-            for url in entries:
-                table = pq.read_table(io.BytesIO(_get(self.s3, url)), columns=list(copy.columns))
-                for batch in table.to_batches(_COPY_CHUNK_ROWS):
-                    buffer = io.BytesIO()
-                    options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-                    pa_csv.write_csv(batch, buffer, options)
-                    sink.write(buffer.getbuffer())
+            for chunks in _prefetched(lambda url: self._csv(url, copy.columns), entries, _FILES_AHEAD):
+                for chunk in chunks:
+                    sink.write(chunk)
+
+    def _csv(self, url: str, columns: Sequence[str]) -> list[memoryview]:
+        """One manifest file's rows as CSV chunks for COPY."""
+        import pyarrow.csv as pa_csv
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(_get(self.s3, url)), columns=list(columns))
+        options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
+        chunks = []
+        for batch in table.to_batches(_COPY_CHUNK_ROWS):
+            buffer = io.BytesIO()
+            pa_csv.write_csv(batch, buffer, options)
+            chunks.append(buffer.getbuffer())
+        return chunks
+
+
+def _prefetched(work: Callable[[_T], _R], items: Iterable[_T], ahead: int) -> Iterator[_R]:
+    """`work(item)` for each item, in order, with up to `ahead` items worked on in threads beforehand."""
+    with ThreadPoolExecutor(max_workers=ahead) as pool:
+        pending: deque[Future[_R]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(work, item))
+                if len(pending) > ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def _redacted(statement: Statement) -> str:
