@@ -16,7 +16,14 @@ from pathlib import Path
 from dataplatform.aws import client
 from dataplatform.settings import load_settings
 from dataplatform.spark.session import build_session
-from dataplatform.streaming.job import AVAILABLE_NOW, Reporter, StreamConfig, local_schemas, run
+from dataplatform.streaming.job import (
+    AVAILABLE_NOW,
+    DEFAULT_TRIGGER,
+    Reporter,
+    StreamConfig,
+    local_schemas,
+    run,
+)
 
 SCHEMAS = Path(__file__).resolve().parent / "schemas"
 
@@ -29,8 +36,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--topics", required=True, help="comma-separated Kafka topics")
     parser.add_argument("--checkpoint", required=True, help="checkpoint location (s3://... on EMR)")
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers; DP_KAFKA_BOOTSTRAP by default")
-    parser.add_argument("--trigger", default="10 seconds", help=f"interval, or {AVAILABLE_NOW!r}")
+    parser.add_argument("--trigger", default=DEFAULT_TRIGGER, help=f"interval, or {AVAILABLE_NOW!r}")
     parser.add_argument("--max-offsets-per-trigger", type=int, default=100_000)
+    parser.add_argument(
+        "--min-partitions", type=int, help="Spark tasks per batch at least; the session's default parallelism"
+    )
     parser.add_argument("--starting-offsets", default="earliest")
     parser.add_argument(
         "--schemas", default=str(SCHEMAS), help="folder of <topic>.json schemas, local or s3://bucket/prefix"
@@ -60,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
         schemas_dir=local_schemas(args.schemas, client("s3", settings)),
         trigger=args.trigger,
         max_offsets_per_trigger=args.max_offsets_per_trigger or None,
+        min_partitions=args.min_partitions,
         starting_offsets=args.starting_offsets,
         kafka_options=dict(option.split("=", 1) for option in args.kafka_option),
     )

@@ -30,8 +30,9 @@ from dataplatform.iceberg.summary import STREAM_BATCH, STREAM_ID
 from dataplatform.streaming.tables import StreamTables
 from dataplatform.streaming.transforms import (
     REASON,
+    TEXT,
+    EventParser,
     dead_letter_rows,
-    parse_events,
     raw_rows,
     typed_rows,
     with_event_time,
@@ -57,6 +58,7 @@ class EpochWriter:
         self, spark: SparkSession, stream_id: str, schemas: Mapping[str, EventSchema], tables: StreamTables
     ) -> None:
         self.spark, self.stream_id, self.schemas, self.tables = spark, stream_id, schemas, tables
+        self._parsers = {topic: EventParser(schema) for topic, schema in schemas.items()}
         self._committed: dict[str, int] = {}  # the last batch each table holds, read once per process
         self.last: BatchReport | None = None
         self._appends = ThreadPoolExecutor(max_workers=3, thread_name_prefix=f"append-{stream_id}")
@@ -107,10 +109,10 @@ class EpochWriter:
         appends: list[tuple[DataFrame, str]] = []
         dead: list[DataFrame] = []
         try:
-            for topic, schema in self.schemas.items():
+            for topic, parse in self._parsers.items():
                 records = source.where(F.col("topic") == topic) if several else source
                 # Parsed and validated once, into the cache that raw, typed and dead letters all read.
-                parsed = parse_events(records, schema).drop("_text").persist()
+                parsed = parse(records).drop(TEXT).persist()
                 cached.append(parsed)
                 rows, letters = parsed.agg(F.count(F.lit(1)), F.count(REASON)).first()  # type: ignore[misc]
                 report.input_rows += rows

@@ -17,7 +17,7 @@ from pyspark.sql import functions as F
 
 from dataplatform.streaming.validation import EventSchema
 
-PARSED, REASON = "_event", "_reason"
+PARSED, REASON, TEXT = "_event", "_reason", "_text"
 
 
 def _coordinates() -> list[Column]:
@@ -35,9 +35,21 @@ def raw_rows(kafka_df: DataFrame, ingested_at: Column) -> DataFrame:
 
 
 def parse_events(kafka_df: DataFrame, schema: EventSchema) -> DataFrame:
-    text = F.col("value").cast("string")
-    parsed = kafka_df.withColumn("_text", text).withColumn(PARSED, F.from_json("_text", schema.spark_type()))
-    return schema.with_reason(parsed, "_text", PARSED, REASON)
+    return EventParser(schema)(kafka_df)
+
+
+class EventParser:
+    """`parse_events` for one schema, its columns built once: the stream parses every micro-batch with
+    the same parser instead of building the schema's expressions again."""
+
+    def __init__(self, schema: EventSchema) -> None:
+        self._text = F.col("value").cast("string")
+        self._parsed = F.from_json(F.col(TEXT), schema.spark_type())
+        self._validation = schema.validation(TEXT, PARSED)
+
+    def __call__(self, kafka_df: DataFrame) -> DataFrame:
+        parsed = kafka_df.withColumn(TEXT, self._text).withColumn(PARSED, self._parsed)
+        return self._validation.apply(parsed, REASON)
 
 
 def typed_rows(parsed_df: DataFrame, ingested_at: Column) -> DataFrame:

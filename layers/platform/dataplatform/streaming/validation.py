@@ -84,9 +84,12 @@ class EventSchema:
     def with_reason(self, frame: DataFrame, text: str, parsed: str, reason: str) -> DataFrame:
         """`frame` plus the column `reason`: the first rule the message in column `text` breaks (`parsed`
         being its from_json with `spark_type()`), or null."""
-        texts = list(_texts(self.document, F.col(text), TEXTS))
-        for name, column in texts:  # parents first: a nested object's texts are parsed from its parent's
-            frame = frame.withColumn(name, column)
+        return self.validation(text, parsed).apply(frame, reason)
+
+    def validation(self, text: str, parsed: str) -> Validation:
+        """The columns that judge a message in column `text` (`parsed` its from_json), built once: a
+        stream applies them to every micro-batch."""
+        texts = tuple(_texts(self.document, F.col(text), TEXTS))
         value = F.col(text)
         # Spark's parser stops at the end of the first object; text after it makes the message no JSON.
         trimmed = F.trim(value)
@@ -100,7 +103,21 @@ class EventSchema:
         why = F.when(*first)
         for failed, then in rest:
             why = why.when(failed, then)
-        return frame.withColumn(reason, why).drop(*(name for name, _ in texts))
+        return Validation(texts, why)
+
+
+@dataclass(frozen=True)
+class Validation:
+    """A schema's rules as columns: the JSON texts they read (parents first, since a nested object's
+    texts are parsed from its parent's), and the first failing rule's reason."""
+
+    texts: tuple[tuple[str, Column], ...]
+    reason: Column
+
+    def apply(self, frame: DataFrame, reason: str) -> DataFrame:
+        for name, column in self.texts:
+            frame = frame.withColumn(name, column)
+        return frame.withColumn(reason, self.reason).drop(*(name for name, _ in self.texts))
 
 
 def _check_supported(node: Mapping[str, Any], where: str, path: str = "") -> None:
