@@ -61,26 +61,29 @@ class Lake:
         return int(str(row[0]))
 
 
-def land_stream_batch(spark: SparkSession) -> None:
-    """One micro-batch through the streaming job's own foreachBatch, as Kafka would hand it over."""
+def land_stream_batch(
+    spark: SparkSession, topic: str = TOPIC, events: int = EVENTS, stream: str = "trino-tests"
+) -> None:
+    """One micro-batch of clickstream events on `topic` through the streaming job's own foreachBatch,
+    as Kafka would hand it over (test_transforms lands the clickstream topic's with it)."""
     schema = EventSchema.load(ROOT / "streaming/schemas/clickstream.json")
     tables = StreamTables()
-    tables.ensure(spark, {TOPIC: schema})
+    tables.ensure(spark, {topic: schema})
     now = datetime.now(UTC).replace(tzinfo=None)
     rows = [
         (
             m.key,
             m.value,
-            TOPIC,
+            topic,
             0,
             offset,
             now,
             0,
             [(k, v if isinstance(v, bytes) else (v or "").encode()) for k, v in m.headers],
         )
-        for offset, m in enumerate(generate_events(EVENTS, seed=12))
+        for offset, m in enumerate(generate_events(events, seed=12))
     ]
-    EpochWriter(spark, "trino-tests", {TOPIC: schema}, tables)(spark.createDataFrame(rows, KAFKA_SCHEMA), 0)
+    EpochWriter(spark, stream, {topic: schema}, tables)(spark.createDataFrame(rows, KAFKA_SCHEMA), 0)
 
 
 def land_staging(spark: SparkSession) -> None:
