@@ -49,7 +49,8 @@ def test_local_conf_points_the_same_catalog_at_the_local_aws() -> None:
     assert conf["spark.sql.catalog.glue.glue.endpoint"] == "http://127.0.0.1:7000"
     assert conf["spark.sql.catalog.glue.s3.endpoint"] == "http://127.0.0.1:7000"
     assert conf["spark.sql.catalog.glue.s3.path-style-access"] == "true"
-    assert conf["spark.jars"] == "/j/a.jar,/j/b.jar"
+    assert conf["spark.driver.extraClassPath"] == "/j/a.jar:/j/b.jar"
+    assert "spark.jars" not in conf  # local mode: on the class path, never copied per session
     assert conf["spark.master"] == "local[2]"
 
 

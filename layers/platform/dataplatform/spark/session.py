@@ -65,13 +65,17 @@ def iceberg_catalog_conf(settings: Settings, warehouse: str | None = None) -> di
 
 def local_session_conf(jars: Iterable[Path], region: str, master: str = "local[*]") -> dict[str, str]:
     """A local session without a catalog: jars, Iceberg's SQL extensions, small shuffles, UTC, no UI,
-    and the driver bound to and advertised on 127.0.0.1 only."""
+    and the driver bound to and advertised on 127.0.0.1 only.
+
+    The jars go on the driver's class path, not `spark.jars`: in local mode the executor is the driver's
+    JVM, and `spark.jars` would copy their 110 MB into a temp folder at every session start (and leave
+    it behind when the process is killed)."""
     # The AWS SDK in the driver reads Glue credentials and region from Java system properties.
     key, secret = LOCAL_CREDENTIALS[AWS_ACCESS_KEY_ID], LOCAL_CREDENTIALS[AWS_SECRET_ACCESS_KEY]
     sdk = f"-Daws.accessKeyId={key} -Daws.secretAccessKey={secret} -Daws.region={region}"
     return {
         "spark.master": master,
-        "spark.jars": ",".join(str(j) for j in sorted(jars)),
+        "spark.driver.extraClassPath": os.pathsep.join(str(j) for j in sorted(jars)),
         "spark.sql.extensions": ICEBERG_EXTENSIONS,
         "spark.driver.bindAddress": LOOPBACK,
         "spark.driver.host": LOOPBACK,
