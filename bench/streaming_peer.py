@@ -12,12 +12,16 @@ the environment:
     .venv/bin/python bench/streaming_peer.py --topic T --schema S.json --table raw.T --checkpoint DIR \\
         --max-offsets-per-trigger N
 
-The benchmark reads the rate from the checkpoint, the same way as the job's.
+With `--ready-file F` it starts its JVM and session, touches F, and waits for a line on stdin before it
+reads anything: the benchmark starts it beside the job, so its start-up is not added to the run, and lets
+it go once the job has drained the backlog. The benchmark reads the rate from the checkpoint, the same
+way as the job's.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from pyspark.sql import functions as F
@@ -37,10 +41,16 @@ def main() -> None:
     parser.add_argument("--table", required=True, help="the Iceberg table to append to")
     parser.add_argument("--checkpoint", required=True)
     parser.add_argument("--max-offsets-per-trigger", type=int, required=True)
+    parser.add_argument(
+        "--ready-file", type=Path, help="touch it once the session is up, then wait for stdin"
+    )
     args = parser.parse_args()
     settings = load_settings()
     spark = build_session("stream-minimal", settings, master="local[2]", extra_conf=SESSION_CONF)
     spark.sparkContext.setLogLevel("WARN")
+    if args.ready_file:
+        args.ready_file.touch()
+        sys.stdin.readline()
     events = (
         spark.readStream.format("kafka")
         .option("kafka.bootstrap.servers", settings.require("kafka_bootstrap"))
