@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from dptools.demo.bi_queries import BI_QUERIES
 from dptools.local.paths import LocalPaths
 from dptools.local.processes import _group_members
@@ -12,8 +14,10 @@ from dptools.local.stack import LocalStack
 from tests.conftest import ROOT
 
 DP = str(Path(sys.executable).parent / "dp")
+DEMO_TIMEOUT_S = 1500  # two transform runs now: a dozen local Spark jobs each, on a loaded 2-core machine
 
 
+@pytest.mark.timeout(DEMO_TIMEOUT_S + 120)
 def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -> None:
     """The whole demo at SF 0.01 (`make demo` runs SF 0.1; the flow is the same): both passes of every
     source, two transform runs that load the warehouse, the summary, the report checked in Chromium."""
@@ -21,7 +25,12 @@ def test_demo_reports_success_and_stack_down_leaves_no_process(tmp_path: Path) -
     stack = LocalStack(paths=LocalPaths(tmp_path))
     try:
         demo = subprocess.run(
-            [DP, "demo", "--scale", "0.01"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+            [DP, "demo", "--scale", "0.01"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=DEMO_TIMEOUT_S,
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "export tpch-2026-11-01 cataloged" in demo.stdout
