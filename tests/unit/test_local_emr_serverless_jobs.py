@@ -5,6 +5,9 @@ failed gate and other failures are told apart."""
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,7 @@ import pytest
 
 from dataplatform.settings import Profile, Settings
 from dataplatform.transforms.job_exit import GATE_FAILED_EXIT, GATE_FAILED_MARKER
-from dptools.local.emr_serverless_jobs import LocalSparkJobs, job_env_file, write_job_env
+from dptools.local.emr_serverless_jobs import START_JOB_RUN_SYNC, LocalSparkJobs, job_env_file, write_job_env
 from dptools.local.stepfunctions import TaskCall, TaskFailed
 
 JOB = """
@@ -81,3 +84,35 @@ def test_an_entry_point_outside_the_checkouts_spark_files_is_refused(
     with pytest.raises(TaskFailed) as failed:
         executor(call(entry_point=entry_point))
     assert failed.value.error == "EMRServerless.ValidationException"
+
+
+PID_JOB = "import os\nprint(os.getpid())\n"
+
+
+def test_runs_reuse_a_warm_driver_until_the_platforms_code_changes(executor: LocalSparkJobs) -> None:
+    (executor.root / "jobs/pid.py").write_text(PID_JOB)
+    (executor.root / "jobs/helper.py").write_text("")
+
+    def pid() -> int:
+        run = executor(call(entry_point="s3://artifacts/spark/jobs/pid.py"))
+        return int((executor.log_dir / f"{run['JobRunId']}.log").read_text())
+
+    first = pid()
+    assert pid() == first  # the same process: the JVM would have started once
+    later = time.time() + 5
+    os.utime(executor.root / "jobs/helper.py", (later, later))
+    assert pid() != first  # it imported the old code: a new driver runs the job
+    executor.drivers.stop()
+
+
+def test_a_cancelled_run_stops_its_driver(executor: LocalSparkJobs) -> None:
+    (executor.root / "jobs/slow.py").write_text("import time\ntime.sleep(60)\n")
+    cancelled = {"now": False}
+    parameters = call(entry_point="s3://artifacts/spark/jobs/slow.py").parameters
+    task = TaskCall(START_JOB_RUN_SYNC, parameters, "us-east-1", "1", lambda: cancelled["now"])
+    threading.Timer(1.0, lambda: cancelled.update(now=True)).start()
+    started = time.monotonic()
+    with pytest.raises(TaskFailed):  # the execution gave up on it: nobody reads the outcome
+        executor(task)
+    assert time.monotonic() - started < 30
+    assert not executor.drivers._idle  # its driver was stopped, not kept for the next run

@@ -6,7 +6,9 @@ EntryPoint `s3://<artifacts bucket>/spark/<path>` is the checkout's `<path>` (wh
 there), run as `python <path> <EntryPointArguments>` on local Spark. The job builds its session from its
 environment (`dataplatform.spark.session.build_session`), so it gets the stack's settings as
 environment variables: `dp stack up` writes them to `job_env_file(...)`, beside the local AWS's state,
-and every run reads them, as an EMR job reads its application's configuration. SparkSubmitParameters are
+and every run reads them, as an EMR job reads its application's configuration. Runs go to warm drivers
+(`dptools.local.warm_spark`), as an application's pre-initialized capacity would: each run builds its own
+session, but the JVM has started already. SparkSubmitParameters are
 EMR's: locally the session factory makes the same catalog. Each run's output goes to
 `<log dir>/<job run id>.log`.
 
@@ -18,18 +20,17 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dataplatform.settings import Settings, settings_env
 from dataplatform.transforms.job_exit import GATE_FAILED_EXIT, GATE_FAILED_MARKER
 from dptools.local.stepfunctions import TaskCall, TaskFailed
-from dptools.local.task_process import run_task_process
+from dptools.local.warm_spark import WarmDrivers
 
 START_JOB_RUN_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
 SPARK_PREFIX = "/spark/"
@@ -76,6 +77,10 @@ class LocalSparkJobs:
     log_dir: Path
     root: Path  # the checkout: an EntryPoint's path is relative to it
     poll_s: float = 0.5
+    drivers: WarmDrivers = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "drivers", WarmDrivers(self.log_dir))
 
     def __call__(self, call: TaskCall) -> dict[str, Any]:
         params = call.parameters
@@ -90,14 +95,14 @@ class LocalSparkJobs:
             raise TaskFailed("EMRServerless.ValidationException", str(exc)) from exc
         except OSError as exc:
             raise TaskFailed("EMRServerless.InternalServerException", f"no job environment: {exc}") from exc
-        argv = [sys.executable, str(job), *[str(a) for a in submit.get("EntryPointArguments", [])]]
+        args = [str(a) for a in submit.get("EntryPointArguments", [])]
 
         run_id = uuid.uuid4().hex[:16]
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_dir / f"{run_id}.log"
         started = time.time()
-        exit_code = run_task_process(
-            argv, {**os.environ, **env}, log, self.root, call.is_cancelled, self.poll_s, stop_timeout_s=30
+        exit_code = self.drivers.run(
+            job, args, {**os.environ, **env}, log, self.root, call.is_cancelled, self.poll_s
         )
         state = {0: "SUCCESS", None: "CANCELLED"}.get(exit_code, "FAILED")
         run = {
