@@ -9,8 +9,6 @@ cataloged, records and events already there, transforms with no change, loads al
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -31,6 +29,7 @@ from dptools.demo.bi_queries import QueryResult, run_bi_queries
 from dptools.demo.smoke import run_smoke
 from dptools.executions import execution_runner
 from dptools.functions import function_sender
+from dptools.local.output import output_to
 from dptools.local.paths import project_root
 from dptools.local.stack import TRINO, LocalStack
 from dptools.local.streaming_process import LocalStream
@@ -131,27 +130,13 @@ def rds_export(stack: LocalStack, settings: Settings, report: Reporter, day: dat
 
 @contextmanager
 def _output_to(log: Path | None) -> Iterator[None]:
-    """The process's stdout and stderr (file descriptors, so loggers made earlier follow) into `log`
-    while in-process handlers run; unchanged when `log` is None (`--verbose`)."""
+    """The process's output into `log` while in-process handlers run; unchanged when `log` is None
+    (`--verbose`)."""
     if log is None:
         yield
         return
-    log.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with log.open("ab") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
+    with output_to(log):
+        yield
 
 
 def api_ingest(

@@ -14,7 +14,6 @@ Protocol, over the socket whose file descriptor is argv[1]: one JSON request per
 from __future__ import annotations
 
 import json
-import os
 import runpy
 import socket
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 
 from dataplatform.settings import load_settings
 from dataplatform.spark.session import build_session
+from dptools.local.output import output_to
 
 
 def _exit_code(exit: SystemExit) -> int:
@@ -41,36 +41,25 @@ def _stop_sessions() -> None:
 
 
 def run_job(job: Path, args: list[str], log: Path) -> int:
-    """Run `job` as `python job args` would, with fds 1 and 2 on `log`; its exit code."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log, "ab") as out:
-        os.dup2(out.fileno(), 1)
-        os.dup2(out.fileno(), 2)
+    """Run `job` as `python job args` would, with its output in `log`; its exit code."""
     argv, path = sys.argv, list(sys.path)
     sys.argv = [str(job), *args]
     sys.path.insert(0, str(job.parent))
-    try:
-        runpy.run_path(str(job), run_name="__main__")
-        code = 0
-    except SystemExit as exit:
-        code = _exit_code(exit)
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    finally:
+    with output_to(log):
         try:
-            _stop_sessions()
-        except Exception:
+            runpy.run_path(str(job), run_name="__main__")
+            code = 0
+        except SystemExit as exit:
+            code = _exit_code(exit)
+        except BaseException:
             traceback.print_exc()
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-        sys.argv, sys.path[:] = argv, path
+            code = 1
+        finally:
+            sys.argv, sys.path[:] = argv, path
+            try:
+                _stop_sessions()
+            except Exception:
+                traceback.print_exc()
     return code
 
 
