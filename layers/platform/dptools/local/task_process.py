@@ -27,12 +27,17 @@ def run_task_process(
         )
     while process.poll() is None:
         if is_cancelled():
-            process.terminate()
-            try:
-                process.wait(stop_timeout_s)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process, stop_timeout_s)
             return None
         time.sleep(poll_s)
     return process.returncode
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within `timeout_s`."""
+    process.terminate()
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

@@ -22,6 +22,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dptools.local.task_process import stop_process
+
 # What a driver imports once: a change under these folders of the checkout retires every driver.
 CODE_FOLDERS = ("layers/platform/dataplatform", "jobs")
 _NUMBERS = itertools.count(1)
@@ -105,12 +107,7 @@ class Driver:
 
     def stop(self, timeout_s: float = 30) -> None:
         if self.alive:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            stop_process(self.process, timeout_s)
         self.socket.close()
 
 
