@@ -33,7 +33,7 @@ from dataplatform.spark.session import CATALOG
 TABLE = "raw.events__maint_test"
 STREAM_ID = "maint-test-stream"
 ROWS_PER_BATCH = 4
-BATCHES_BEFORE = 40
+BATCHES_BEFORE = 20
 # Seconds, not days, so the test can see an orphan removed; a writer's append here takes about a second.
 LONGEST_WRITER_COMMIT = timedelta(seconds=15)
 POLICY = MaintenancePolicy(

@@ -94,8 +94,12 @@ def run_to_end(stream: LocalStream, settings: Settings, name: str, schemas: Path
     assert stream.status()["state"] == "stopped", stream.process.log_tail(40)
 
 
-def test_every_event_lands_once_and_poison_is_counted_exactly(
-    stream: LocalStream, topic: tuple[str, Path], local_stack: LocalStack, stack_settings: Settings
+def test_every_event_lands_once_poison_is_counted_exactly_and_a_redeploy_resumes_from_the_checkpoint(
+    stream: LocalStream,
+    topic: tuple[str, Path],
+    local_stack: LocalStack,
+    stack_settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     name, schemas = topic
     report = produce_events(local_stack.kafka_bootstrap() or "", name, 3_000, None, 0.1, seed=7)
@@ -106,6 +110,25 @@ def test_every_event_lands_once_and_poison_is_counted_exactly(
     assert found["dead"] == report.malformed == 300
     assert sum(found["reasons"].values()) == 300
     assert found["reasons"].get("not_json") == report.malformed_by_kind["not_json"]
+
+    # A redeploy: a new process on the same checkpoint takes only what came after.
+    status = stream.status()
+    assert status["process"] == "stopped" and status["last_progress"]["consumer_lag"] == 0
+    more = produce_events(local_stack.kafka_bootstrap() or "", name, 500, None, 0.0, seed=8)
+    run_to_end(stream, stack_settings, name, schemas)
+    again = counts(stack_settings, name)
+    assert again["raw"] == again["distinct_raw"] == 3_500
+    assert again["typed"] == again["distinct_typed"] == report.valid + more.valid
+
+    monkeypatch.setenv(DP_LOCAL_DIR, str(local_stack.paths.root))
+    shown = CliRunner().invoke(app, ["streaming", "status", "--name", name])
+    assert shown.exit_code == 0, shown.output
+    reported = json.loads(shown.stdout)
+    assert (reported["process"], reported["topics"], reported["last_progress"]["consumer_lag"]) == (
+        "stopped",
+        [name],
+        0,
+    )
 
 
 def test_sigkill_mid_batch_three_times_loses_and_duplicates_nothing(
@@ -159,34 +182,6 @@ def test_a_broker_restart_mid_stream_loses_nothing(
     assert found["dead"] == first.malformed + second.malformed
 
 
-def test_status_and_a_redeploy_resume_from_the_checkpoint(
-    stream: LocalStream,
-    topic: tuple[str, Path],
-    local_stack: LocalStack,
-    stack_settings: Settings,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    name, schemas = topic
-    bootstrap = local_stack.kafka_bootstrap() or ""
-    produce_events(bootstrap, name, 1_000, None, 0.0, seed=31)
-    run_to_end(stream, stack_settings, name, schemas)
-    status = stream.status()
-    assert status["process"] == "stopped" and status["last_progress"]["consumer_lag"] == 0
-    produce_events(bootstrap, name, 500, None, 0.0, seed=32)
-    run_to_end(stream, stack_settings, name, schemas)  # the "redeploy": same checkpoint, new process
-    assert counts(stack_settings, name)["raw"] == 1_500
-
-    monkeypatch.setenv(DP_LOCAL_DIR, str(local_stack.paths.root))
-    shown = CliRunner().invoke(app, ["streaming", "status", "--name", name])
-    assert shown.exit_code == 0, shown.output
-    reported = json.loads(shown.stdout)
-    assert (reported["process"], reported["topics"], reported["last_progress"]["consumer_lag"]) == (
-        "stopped",
-        [name],
-        0,
-    )
-
-
 def test_maintenance_beside_the_running_stream_keeps_the_counts_and_cuts_the_files(
     stream: LocalStream,
     topic: tuple[str, Path],
@@ -197,8 +192,8 @@ def test_maintenance_beside_the_running_stream_keeps_the_counts_and_cuts_the_fil
     name, schemas = topic
     bootstrap = local_stack.kafka_bootstrap() or ""
     produced = produce_events(bootstrap, name, 3_000, None, 0.05, seed=41).produced
-    # Many small batches: many small files for maintenance to compact while the stream keeps committing.
-    stream.start(stack_settings, [name], trigger="0 seconds", max_offsets=150, schemas=schemas)
+    # Small batches: small files for maintenance to compact while the stream keeps committing.
+    stream.start(stack_settings, [name], trigger="0 seconds", max_offsets=300, schemas=schemas)
     wait_for(lambda: landed(stack_settings, name) >= 1_500, 240, "half the backlog to land")
     table = TABLES.raw(name)
     files_before = spark.sql(f"SELECT count(*) FROM {table}.files").first()[0]  # type: ignore[index]
