@@ -74,19 +74,40 @@ class Lake:
         self.run_id = run_id
         self.branch = branch_name(run_id)
         self._known: set[str] = set()
+        # Each table's metadata as this Lake last loaded it, until this Lake writes to the table: a
+        # step holds the run's lock, so nobody else moves its branches, and a source it reads is pinned
+        # to the snapshot it saw first. Loading took a Glue call and a metadata file per question.
+        self._loaded: dict[str, Any] = {}
+        self._refs: dict[str, dict[str, int]] = {}
 
     # ------------------------------------------------------------------ metadata
     def _table(self, table: str) -> Any | None:
-        """The Iceberg table as the JVM's `org.apache.iceberg.Table`, freshly loaded; None if it does not
-        exist. Metadata comes from the table's metadata file in memory, where a query of `.refs` or
-        `.snapshots` would plan and run a Spark job (a third of a run's time, before this)."""
+        """The Iceberg table as the JVM's `org.apache.iceberg.Table`, loaded once until this Lake writes
+        to it; None if it does not exist. Metadata comes from the table's metadata file in memory, where
+        a query of `.refs` or `.snapshots` would plan and run a Spark job (a third of a run's time,
+        before this)."""
+        if table in self._loaded:
+            return self._loaded[table]
         jvm = self.spark.sparkContext._jvm
         assert jvm is not None, "table metadata needs a classic (JVM) Spark session"
         if table not in self._known and not self.exists(table):
             return None
-        return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
+        loaded = jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(
             self.spark._jsparkSession, f"{CATALOG}.{table}"
         )
+        self._loaded[table] = loaded
+        return loaded
+
+    def _wrote(self, table: str) -> None:
+        """This Lake changed `table`: its metadata is loaded again when next asked for."""
+        self._loaded.pop(table, None)
+        self._refs.pop(table, None)
+
+    def _alter(self, table: str, statement: str) -> None:
+        try:
+            self.spark.sql(statement)
+        finally:
+            self._wrote(table)
 
     def exists(self, table: str) -> bool:
         """Whether `table` exists; a table seen once is not asked for again (a run never drops one)."""
@@ -96,10 +117,13 @@ class Lake:
 
     def refs(self, table: str) -> dict[str, int]:
         """Branches and tags of `table` at their snapshots; none for a table that does not exist yet."""
-        loaded = self._table(table)
-        if loaded is None:
-            return {}
-        return {entry.getKey(): int(entry.getValue().snapshotId()) for entry in loaded.refs().entrySet()}
+        if table not in self._refs:
+            loaded = self._table(table)
+            if loaded is None:
+                return {}
+            refs = loaded.refs().entrySet()
+            self._refs[table] = {entry.getKey(): int(entry.getValue().snapshotId()) for entry in refs}
+        return dict(self._refs[table])
 
     def head(self, table: str, branch: str | None = None) -> int | None:
         """The snapshot at the tip of `branch` (this run's, by default), else of main."""
@@ -108,7 +132,8 @@ class Lake:
 
     def open_branch(self, table: str) -> None:
         """This run's branch of `table`, from main (or empty, for a new table)."""
-        self.spark.sql(f"ALTER TABLE {CATALOG}.{table} CREATE BRANCH IF NOT EXISTS {self.branch}")
+        if self.branch not in self.refs(table):
+            self._alter(table, f"ALTER TABLE {CATALOG}.{table} CREATE BRANCH IF NOT EXISTS {self.branch}")
 
     def publish(self, table: str) -> None:
         """main takes this run's branch; a table published already is left as it is."""
@@ -116,13 +141,13 @@ class Lake:
         if self.branch not in refs:
             return
         if refs.get(MAIN) != refs[self.branch]:
-            self.spark.sql(f"CALL {CATALOG}.system.fast_forward('{table}', '{MAIN}', '{self.branch}')")
-        self.spark.sql(f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
+            self._alter(table, f"CALL {CATALOG}.system.fast_forward('{table}', '{MAIN}', '{self.branch}')")
+        self._alter(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
 
     def abandon(self, table: str) -> None:
         """Drop this run's branch; main never saw it."""
         if self.exists(table):
-            self.spark.sql(f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
+            self._alter(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
 
     def _snapshots(self, table: str, snapshot_id: int) -> Iterator[Any]:
         """`snapshot_id` and its ancestors, newest first, as JVM `Snapshot`s (expired ones end it)."""
@@ -251,7 +276,7 @@ class Lake:
                 ROWS_CHANGED: str(rows),
                 **{source_snapshot_key(k): str(v) for k, v in processed.items()},
             }
-            self._with_commit_properties(properties, lambda: self.spark.sql(statement))
+            self._with_commit_properties(properties, lambda: self._alter(target, statement))
         finally:
             source.unpersist()
         after = self.head(target)
@@ -282,6 +307,7 @@ class Lake:
             for key, value in properties.items():
                 writer = writer.tableProperty(key, value)
             writer.create()
+            self._wrote(table)
 
     def deleted_between(self, table: str, after: int, until: int) -> bool:
         """Whether any commit after snapshot `after` up to `until` may have deleted rows: yes when one
@@ -299,6 +325,7 @@ class Lake:
             rows.writeTo(f"{CATALOG}.{table}").append()
         else:
             rows.writeTo(f"{CATALOG}.{table}").using("iceberg").tableProperty("format-version", "2").create()
+        self._wrote(table)
 
     def _bytes_written(self, table: str, before: int | None, after: int | None) -> int:
         if after is None or after == before:
