@@ -12,6 +12,7 @@ from dataplatform.transforms.quality import (
     Failure,
     GateResult,
     Rule,
+    check,
     evaluate,
     load_rules,
     quarantine_rows,
@@ -103,6 +104,45 @@ def test_quarantine_rows_carry_the_rule_and_the_row(spark: SparkSession, sales: 
     [row] = quarantine_rows(GateResult("analytics.fact_sales", [failure]), "run-1").collect()  # type: ignore[union-attr]
     assert (row.run_id, row.table, row.rule) == ("run-1", "analytics.fact_sales", "n")
     assert json.loads(row.row) == {"order_key": 2, "line_number": 1}
+
+
+def test_a_gate_counts_every_row_rule_in_one_pass_and_gives_each_its_rows(
+    spark: SparkSession, sales: DataFrame
+) -> None:
+    rules = [
+        Rule("keys", "not_null", ["customer_key"]),
+        Rule("line", "unique", ["order_key", "line_number"]),
+        Rule(
+            "customer_known",
+            "references",
+            {
+                "column": "customer_key",
+                "table": "analytics.dim_customer",
+                "key": "customer_key",
+                "where": "is_current",
+            },
+        ),
+        Rule("orders", "row_count", {"equals": "staging.lineitem"}),
+        Rule("order_key", "not_null", ["order_key"]),
+    ]
+    result = check("analytics.fact_sales", sales, tables(spark).__getitem__, lambda _: 1.0, rules)
+    failures = {f.rule: f for f in result.failures}
+    assert list(failures) == ["keys", "line", "customer_known", "orders"]
+    assert failures["keys"].message == "1 rows with a null in customer_key"
+    assert failures["line"].message == "2 rows share a key"
+    assert failures["customer_known"].message == "1 rows whose customer_key is not in analytics.dim_customer"
+    assert failures["orders"].message == "5 rows, staging.lineitem has 2"
+    assert keys(failures["keys"].rows) == [(2, 1)]
+    assert keys(failures["line"].rows) == [(1, 2), (1, 2)]
+    assert keys(failures["customer_known"].rows) == [(3, 1)]
+    assert failures["line"].rows is not None and failures["line"].rows.columns == sales.columns
+    assert check(
+        "analytics.fact_sales",
+        sales.where("order_key = 1 AND line_number = 1"),
+        tables(spark).__getitem__,
+        lambda _: 1.0,
+        rules[:3],
+    ).passed
 
 
 def test_every_rules_file_parses_into_known_kinds() -> None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from importlib.resources import files
 from typing import Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from dataplatform.transforms.contract import violations
@@ -71,6 +71,8 @@ class GateFailed(RuntimeError):
 
 
 KINDS = ("not_null", "unique", "references", "row_count", "contract", "freshness")
+# The kinds judged row by row: a gate counts the rows each of them flags in one pass over its table.
+ROW_KINDS = ("not_null", "unique", "references")
 
 
 def load_rules(table: str) -> list[Rule]:
@@ -88,31 +90,41 @@ def load_rules(table: str) -> list[Rule]:
     return rules
 
 
-def _count_failure(rule: Rule, rows: DataFrame, what: str) -> Failure | None:
-    rows = rows.cache()
-    count = rows.count()
-    if not count:
-        rows.unpersist()
-        return None
-    return Failure(rule.name, f"{count} {what}", rows)
+def _flagged(rule: Rule, df: DataFrame, lookup: Lookup, flag: str) -> DataFrame:
+    """`df` with a boolean column `flag`: whether the row breaks `rule`, a rule of ROW_KINDS."""
+    if rule.kind == "not_null":
+        return df.withColumn(flag, F.expr(" OR ".join(f"{c} IS NULL" for c in rule.spec)))
+    if rule.kind == "unique":
+        return df.withColumn(flag, F.count(F.lit(1)).over(Window.partitionBy(*rule.spec)) > 1)
+    spec = rule.spec
+    keys = lookup(spec["table"])
+    if spec.get("where"):
+        keys = keys.where(spec["where"])
+    key, known = f"{flag}_key", f"{flag}_known"
+    keys = keys.select(F.col(spec["key"]).alias(key)).distinct().withColumn(known, F.lit(True))
+    joined = df.join(keys, F.col(spec["column"]) == F.col(key), "left")
+    broken = F.col(spec["column"]).isNotNull() & F.col(known).isNull()
+    return joined.withColumn(flag, broken).drop(key, known)
+
+
+def _what(rule: Rule) -> str:
+    """What the count of rows that break a rule of ROW_KINDS counts."""
+    if rule.kind == "not_null":
+        return f"rows with a null in {', '.join(rule.spec)}"
+    if rule.kind == "unique":
+        return "rows share a key"
+    return f"rows whose {rule.spec['column']} is not in {rule.spec['table']}"
 
 
 def evaluate(rule: Rule, df: DataFrame, table: str, lookup: Lookup, age: FreshnessLookup) -> Failure | None:
     """The rule's failure on `df`, or None when it holds."""
-    if rule.kind == "not_null":
-        condition = " OR ".join(f"{c} IS NULL" for c in rule.spec)
-        return _count_failure(rule, df.where(condition), f"rows with a null in {', '.join(rule.spec)}")
-    if rule.kind == "unique":
-        duplicated = df.groupBy(*rule.spec).count().where("count > 1").drop("count")
-        return _count_failure(rule, df.join(duplicated, list(rule.spec), "left_semi"), "rows share a key")
-    if rule.kind == "references":
-        spec = rule.spec
-        keys = lookup(spec["table"])
-        if spec.get("where"):
-            keys = keys.where(spec["where"])
-        known = keys.select(F.col(spec["key"]).alias(spec["column"])).distinct()
-        unknown = df.where(F.col(spec["column"]).isNotNull()).join(known, spec["column"], "left_anti")
-        return _count_failure(rule, unknown, f"rows whose {spec['column']} is not in {spec['table']}")
+    if rule.kind in ROW_KINDS:
+        rows = _flagged(rule, df, lookup, "_broken").where("_broken").drop("_broken").cache()
+        count = rows.count()
+        if not count:
+            rows.unpersist()
+            return None
+        return Failure(rule.name, f"{count} {_what(rule)}", rows)
     if rule.kind == "row_count":
         other = lookup(rule.spec["equals"])
         if rule.spec.get("where"):
@@ -135,16 +147,31 @@ def evaluate(rule: Rule, df: DataFrame, table: str, lookup: Lookup, age: Freshne
     raise RuleError(f"unknown rule kind {rule.kind!r}")
 
 
-def check(table: str, df: DataFrame, lookup: Lookup, age: FreshnessLookup) -> GateResult:
-    """Every rule of `table` on `df`, which is read once for all of them (cached while they run)."""
+def check(
+    table: str, df: DataFrame, lookup: Lookup, age: FreshnessLookup, rules: list[Rule] | None = None
+) -> GateResult:
+    """Every rule of `table` (its rules file's, unless given) on `df`, which is read once for all of them
+    (cached while they run); the rows that break each row-by-row rule are counted in one pass, and
+    selected only when there are some."""
     result = GateResult(table)
-    rules = load_rules(table)
+    rules = load_rules(table) if rules is None else rules
     if not rules:
         return result
     df = df.cache()
     try:
-        for rule in rules:
-            failure = evaluate(rule, df, table, lookup, age)
+        flags = {i: f"_rule_{i}" for i, rule in enumerate(rules) if rule.kind in ROW_KINDS}
+        flagged = df
+        for i, flag in flags.items():
+            flagged = _flagged(rules[i], flagged, lookup, flag)
+        counts = flagged.agg(*[F.sum(F.col(f).cast("long")).alias(f) for f in flags.values()]).first()
+        for i, rule in enumerate(rules):
+            if i not in flags:
+                failure = evaluate(rule, df, table, lookup, age)
+            elif count := (counts[flags[i]] if counts else 0):
+                rows = flagged.where(F.col(flags[i])).select(*df.columns)
+                failure = Failure(rule.name, f"{count} {_what(rule)}", rows)
+            else:
+                failure = None
             if failure:
                 result.failures.append(failure)
     finally:
