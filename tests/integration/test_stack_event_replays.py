@@ -16,7 +16,6 @@ import pytest
 from typer.testing import CliRunner
 
 from dataplatform.aws import client
-from dataplatform.iceberg.catalog import glue_catalog
 from dataplatform.settings import Settings
 from dptools.cli.main import app
 from dptools.local.paths import DP_LOCAL_DIR
@@ -31,13 +30,14 @@ ZONES = ("raw", "staging", "analytics")
 
 
 def lake_state(settings: Settings) -> dict[str, Any]:
-    """What a replay must not change: each Iceberg table's current metadata, and every object in the
-    lake's buckets (key and ETag)."""
-    catalog = glue_catalog(settings)
+    """What a replay must not change: each Iceberg table's current metadata (the file its Glue entry
+    points at), and every object in the lake's buckets (key and ETag)."""
+    glue = client("glue", settings)
     tables = {
-        ".".join(identifier): catalog.load_table(identifier).metadata_location
+        f"{zone}.{table['Name']}": table.get("Parameters", {}).get("metadata_location")
         for zone in ZONES
-        for identifier in catalog.list_tables(zone)
+        for page in glue.get_paginator("get_tables").paginate(DatabaseName=zone)
+        for table in page["TableList"]
     }
     s3 = client("s3", settings)
     objects = {}
