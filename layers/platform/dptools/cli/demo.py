@@ -71,11 +71,20 @@ def demo_command(
         bool, typer.Option("--verbose", help="Show the handlers' logs here (else in the stack's log folder).")
     ] = False,
     scale: Annotated[float, typer.Option(help="TPC-H scale factor of the sample RDS database.")] = SCALE,
+    passes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=2,
+            help="2: every source twice, the second with changes, and an incremental run; 1: the first "
+            "pass only, a quicker tour.",
+        ),
+    ] = 2,
 ) -> None:
     """Bring the local stack up, run every demo flow with progress, and say where to look."""
     stack = LocalStack()
     try:
-        result = run_demo(stack, REPORTER, scale=scale, verbose=verbose)
+        result = run_demo(stack, REPORTER, scale=scale, verbose=verbose, passes=passes)
     except SmokeError as exc:
         fail(f"smoke flow failed: {exc}")
     except DemoError as exc:

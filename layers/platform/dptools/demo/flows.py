@@ -288,23 +288,25 @@ def check_warehouse(settings: Settings, report: Reporter) -> dict[str, int]:
     return loaded
 
 
-SQL_EXAMPLES = {
-    "orders as each RDS export had them (time travel by export tag)": (
-        "SELECT '2026-11-01' AS export, count(*) AS orders FROM raw.tpch__public__orders "
-        "FOR VERSION AS OF 'export-2026-11-01' UNION ALL "
-        "SELECT '2026-11-02', count(*) FROM raw.tpch__public__orders FOR VERSION AS OF 'export-2026-11-02' "
-        "ORDER BY 1"
-    ),
-    "clickstream events by type (the stream's typed table)": (
-        "SELECT event_type, count(*) AS events FROM raw.events__clickstream__typed GROUP BY 1 ORDER BY 2 DESC"
-    ),
-}
+def sql_examples(exports: Sequence[date]) -> dict[str, str]:
+    """The demo's two Trino queries: orders as each of `exports` had them, and the stream's events."""
+    as_of = " UNION ALL ".join(
+        f"SELECT '{day}' AS export, count(*) AS orders FROM raw.tpch__public__orders "
+        f"FOR VERSION AS OF 'export-{day}'"
+        for day in exports
+    )
+    return {
+        "orders as each RDS export had them (time travel by export tag)": f"{as_of} ORDER BY 1",
+        "clickstream events by type (the stream's typed table)": (
+            "SELECT event_type, count(*) AS events FROM raw.events__clickstream__typed GROUP BY 1 ORDER BY 2 DESC"
+        ),
+    }
 
 
-def sql(stack: LocalStack, report: Reporter) -> None:
+def sql(stack: LocalStack, report: Reporter, exports: Sequence[date]) -> None:
     """Two example queries through the stack's Trino, the local stand-in for Athena (`dp sql`)."""
     url = stack.start_trino(report.progress)
-    for title, query in SQL_EXAMPLES.items():
+    for title, query in sql_examples(exports).items():
         report.progress(f"dp sql: {title}")
         try:
             result = trino_query(url, query)
@@ -350,9 +352,29 @@ def bi_url(settings: Settings) -> str:
     ).url()
 
 
-def run_demo(stack: LocalStack, report: Reporter, scale: float = SCALE, verbose: bool = False) -> DemoResult:
+def _second_pass(
+    stack: LocalStack, settings: Settings, report: Reporter, stages: Stages, scale: float, log: Path | None
+) -> dict[str, int]:
+    """Every source again, with changes, and the incremental transform run (and load) they start."""
+    with stages.stage("RDS export 2 (changes) and its cataloging"):
+        rds_export(stack, settings, report, SECOND_EXPORT, scale)
+    with stages.stage("REST API: next day's pull"):
+        api_ingest(settings, report, api_events(later=True), log)
+    with stages.stage("clickstream: more events"):
+        streaming(stack, settings, report, FIRST_EVENTS + LATER_EVENTS, seed=2)
+    with stages.stage("incremental transform run (and load)"):
+        transform_run(stack, report, "incremental run")
+        return check_warehouse(settings, report)
+
+
+def run_demo(
+    stack: LocalStack, report: Reporter, scale: float = SCALE, verbose: bool = False, passes: int = 2
+) -> DemoResult:
     """Stack up, then every flow in order: a first pass of each source, a transform run (which loads the
-    warehouse), a second pass with changes and an incremental run; the BI queries at the end."""
+    warehouse), then (with `passes` 2) a second pass with changes and an incremental run; the SQL and BI
+    queries at the end."""
+    if passes not in (1, 2):
+        raise DemoError(f"passes is 1 or 2, not {passes}")
     stages = Stages(report)
     log = None if verbose else stack.paths.run / "demo-handlers.log"
     with stages.stage("stack up"):
@@ -366,18 +388,11 @@ def run_demo(stack: LocalStack, report: Reporter, scale: float = SCALE, verbose:
         streaming(stack, settings, report, FIRST_EVENTS, seed=1)
     with stages.stage("transform run (and warehouse load)"):
         transform_run(stack, report, "first run")
-        check_warehouse(settings, report)
-    with stages.stage("RDS export 2 (changes) and its cataloging"):
-        rds_export(stack, settings, report, SECOND_EXPORT, scale)
-    with stages.stage("REST API: next day's pull"):
-        api_ingest(settings, report, api_events(later=True), log)
-    with stages.stage("clickstream: more events"):
-        streaming(stack, settings, report, FIRST_EVENTS + LATER_EVENTS, seed=2)
-    with stages.stage("incremental transform run (and load)"):
-        transform_run(stack, report, "incremental run")
         loaded = check_warehouse(settings, report)
+    if passes == 2:
+        loaded = _second_pass(stack, settings, report, stages, scale, log)
     with stages.stage("SQL over the lake (Trino)"):
-        sql(stack, report)
+        sql(stack, report, [FIRST_EXPORT, SECOND_EXPORT][:passes])
     with stages.stage("BI queries on the warehouse"):
         url = bi_url(settings)
         results = run_bi_queries(url)
