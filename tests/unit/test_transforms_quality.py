@@ -18,6 +18,17 @@ from dataplatform.transforms.quality import (
     quarantine_rows,
 )
 
+CUSTOMER_KNOWN = Rule(
+    "customer_known",
+    "references",
+    {
+        "column": "customer_key",
+        "table": "analytics.dim_customer",
+        "key": "customer_key",
+        "where": "is_current",
+    },
+)
+
 
 @pytest.fixture(scope="module")
 def sales(spark: SparkSession) -> DataFrame:
@@ -59,17 +70,7 @@ def test_unique_returns_every_row_of_a_shared_key(spark: SparkSession, sales: Da
 def test_references_returns_rows_whose_key_is_unknown_nulls_aside(
     spark: SparkSession, sales: DataFrame
 ) -> None:
-    rule = Rule(
-        "customer_known",
-        "references",
-        {
-            "column": "customer_key",
-            "table": "analytics.dim_customer",
-            "key": "customer_key",
-            "where": "is_current",
-        },
-    )
-    failure = run(spark, rule, sales)
+    failure = run(spark, CUSTOMER_KNOWN, sales)
     assert failure is not None and keys(failure.rows) == [(3, 1)]
 
 
@@ -112,16 +113,7 @@ def test_a_gate_counts_every_row_rule_in_one_pass_and_gives_each_its_rows(
     rules = [
         Rule("keys", "not_null", ["customer_key"]),
         Rule("line", "unique", ["order_key", "line_number"]),
-        Rule(
-            "customer_known",
-            "references",
-            {
-                "column": "customer_key",
-                "table": "analytics.dim_customer",
-                "key": "customer_key",
-                "where": "is_current",
-            },
-        ),
+        CUSTOMER_KNOWN,
         Rule("orders", "row_count", {"equals": "staging.lineitem"}),
         Rule("order_key", "not_null", ["order_key"]),
     ]
