@@ -118,13 +118,9 @@ def _what(rule: Rule) -> str:
 
 def evaluate(rule: Rule, df: DataFrame, table: str, lookup: Lookup, age: FreshnessLookup) -> Failure | None:
     """The rule's failure on `df`, or None when it holds."""
-    if rule.kind in ROW_KINDS:
-        rows = _flagged(rule, df, lookup, "_broken").where("_broken").drop("_broken").cache()
-        count = rows.count()
-        if not count:
-            rows.unpersist()
-            return None
-        return Failure(rule.name, f"{count} {_what(rule)}", rows)
+    if rule.kind in ROW_KINDS:  # counted as a gate counts it
+        failures = check(table, df, lookup, age, [rule]).failures
+        return failures[0] if failures else None
     if rule.kind == "row_count":
         other = lookup(rule.spec["equals"])
         if rule.spec.get("where"):
