@@ -103,7 +103,8 @@ class Lake:
         self._loaded.pop(table, None)
         self._refs.pop(table, None)
 
-    def _alter(self, table: str, statement: str) -> None:
+    def _write_sql(self, table: str, statement: str) -> None:
+        """Run a statement that changes `table` (DDL, MERGE, a call), then forget its metadata."""
         try:
             self.spark.sql(statement)
         finally:
@@ -133,7 +134,7 @@ class Lake:
     def open_branch(self, table: str) -> None:
         """This run's branch of `table`, from main (or empty, for a new table)."""
         if self.branch not in self.refs(table):
-            self._alter(table, f"ALTER TABLE {CATALOG}.{table} CREATE BRANCH IF NOT EXISTS {self.branch}")
+            self._write_sql(table, f"ALTER TABLE {CATALOG}.{table} CREATE BRANCH IF NOT EXISTS {self.branch}")
 
     def publish(self, table: str) -> None:
         """main takes this run's branch; a table published already is left as it is."""
@@ -141,13 +142,15 @@ class Lake:
         if self.branch not in refs:
             return
         if refs.get(MAIN) != refs[self.branch]:
-            self._alter(table, f"CALL {CATALOG}.system.fast_forward('{table}', '{MAIN}', '{self.branch}')")
-        self._alter(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
+            self._write_sql(
+                table, f"CALL {CATALOG}.system.fast_forward('{table}', '{MAIN}', '{self.branch}')"
+            )
+        self._write_sql(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
 
     def abandon(self, table: str) -> None:
         """Drop this run's branch; main never saw it."""
         if self.exists(table):
-            self._alter(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
+            self._write_sql(table, f"ALTER TABLE {CATALOG}.{table} DROP BRANCH IF EXISTS {self.branch}")
 
     def _snapshots(self, table: str, snapshot_id: int) -> Iterator[Any]:
         """`snapshot_id` and its ancestors, newest first, as JVM `Snapshot`s (expired ones end it)."""
@@ -276,7 +279,7 @@ class Lake:
                 ROWS_CHANGED: str(rows),
                 **{source_snapshot_key(k): str(v) for k, v in processed.items()},
             }
-            self._with_commit_properties(properties, lambda: self._alter(target, statement))
+            self._with_commit_properties(properties, lambda: self._write_sql(target, statement))
         finally:
             source.unpersist()
         after = self.head(target)
