@@ -102,7 +102,11 @@ class WarehouseServer:
 
         user = ensure_user_exists(SYSTEM_USER)
         assert user is not None
+        # The server's user must reach its data and its binaries (in the checkout's .venv, which may
+        # sit under a folder closed to others, as `mktemp -d` makes them); initdb checks them by access(2),
+        # which ignores the capabilities the server is given.
         ensure_prefix_permissions(self.data_dir)
+        ensure_prefix_permissions(bin_dir)
         read, execute = stat.S_IRGRP | stat.S_IROTH, stat.S_IXGRP | stat.S_IXOTH
         ensure_folder_permissions(bin_dir, read | execute)
         ensure_folder_permissions(bin_dir.parent / "lib", read)
